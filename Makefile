@@ -1,0 +1,37 @@
+# SparkWeb: `make` builds everything, `make run` starts a dev stack, `make test` runs what CI runs.
+GO        ?= go
+GOROOT    := $(shell $(GO) env GOROOT)
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+WASM      := static/engine.wasm
+WASM_EXEC := static/wasm_exec.js
+RELAY     := bin/sparkweb
+
+.PHONY: all run test test-go test-browser deps clean
+all: $(RELAY)
+
+# The engine: portable Go compiled for the SharedWorker; -s -w drop symbols the browser never uses.
+$(WASM): go.mod go.sum $(shell find wasm -name '*.go' -not -name '*_test.go')
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./wasm/cmd/engine
+	$(GO) run ./relay/cmd/precompress $@
+
+# wasm_exec.js must come from the same Go release as the .wasm it runs.
+$(WASM_EXEC): $(GOROOT)/lib/wasm/wasm_exec.js
+	cp $< $@
+
+# The relay embeds index.html, webcomponents/ and static/, so it is built last.
+$(RELAY): $(WASM) $(WASM_EXEC) go.mod go.sum assets.go index.html $(shell find relay webcomponents static -name '*.go' -o -name '*.js' -o -name '*.css' -o -name '*.json' | grep -v node_modules)
+	$(GO) build -trimpath -ldflags='-X main.version=$(VERSION)' -o $@ ./relay/cmd/sparkweb
+
+run: $(RELAY)
+	./testenv/dev.sh
+
+deps:
+	./testenv/deps.sh
+
+test: deps $(RELAY)
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	node --test --test-concurrency=1 webcomponents/test/
+
+clean:
+	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM_EXEC)

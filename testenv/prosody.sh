@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Throwaway Prosody on free loopback ports, for tests and `make run`. One script for Go tests,
+# browser tests and the dev server, so all three run the same server the same way.
+#
+#   prosody.sh start DIR             start in DIR; prints KEY=VALUE lines (also kept in DIR/env)
+#   prosody.sh adduser DIR USER PASSWORD
+#   prosody.sh befriend DIR USER1 USER2   mutual "both" subscription (before either logs in)
+#   prosody.sh stop DIR
+#
+# Env for start: PROSODY_DOMAIN (localhost), PROSODY_PASSWORD_HASH (SHA-1 | SHA-256),
+# PROSODY_HTTP_PORT etc. to pin ports (otherwise free ones are picked).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+CFG="$HERE/prosody.cfg.lua"
+cmd=${1:?usage: prosody.sh start|adduser|befriend|stop DIR ...}
+DIR=$(mkdir -p "${2:?missing DIR}" && cd "$2" && pwd)
+export PROSODY_RUN_DIR=$DIR
+
+load_env() { set -a; . "$DIR/env"; set +a; }
+
+free_port() { # a port nothing answers on; the start loop retries if we lose a race
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "no free port" >&2; return 1
+}
+
+case $cmd in
+start)
+  command -v prosody >/dev/null || { echo "prosody is not installed (apt-get install prosody prosody-modules lua-unbound)" >&2; exit 1; }
+  mkdir -p "$DIR/data" "$DIR/certs"
+  for attempt in 1 2 3; do
+    cat > "$DIR/env" <<ENV
+PROSODY_DOMAIN=${PROSODY_DOMAIN:-localhost}
+PROSODY_PASSWORD_HASH=${PROSODY_PASSWORD_HASH:-SHA-1}
+PROSODY_C2S_PORT=${PROSODY_C2S_PORT:-$(free_port)}
+PROSODY_HTTP_PORT=${PROSODY_HTTP_PORT:-$(free_port)}
+PROSODY_COMPONENT_PORT=${PROSODY_COMPONENT_PORT:-$(free_port)}
+PROSODY_COMPONENT_SECRET=${PROSODY_COMPONENT_SECRET:-push-secret}
+ENV
+    load_env
+    echo "PROSODY_WS_URL=ws://127.0.0.1:$PROSODY_HTTP_PORT/xmpp-websocket" >> "$DIR/env"
+    : > "$DIR/prosody.log"
+    prosody --config "$CFG" -F > "$DIR/stdout.log" 2>&1 &
+    echo $! > "$DIR/prosody.fg.pid"
+    for _ in $(seq 1 200); do
+      # Ready when our own instance logs that it listens (a GET alone could reach a stranger on a raced port).
+      if grep -q "Activated service 'http' on \[127.0.0.1\]:$PROSODY_HTTP_PORT" "$DIR/prosody.log" 2>/dev/null &&
+         curl -fsS -o /dev/null "http://127.0.0.1:$PROSODY_HTTP_PORT/xmpp-websocket"; then
+        cat "$DIR/env"; exit 0
+      fi
+      if grep -q "Failed to open server port" "$DIR/prosody.log" 2>/dev/null; then break; fi
+      kill -0 "$(cat "$DIR/prosody.fg.pid")" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill "$(cat "$DIR/prosody.fg.pid")" 2>/dev/null || true; wait 2>/dev/null || true
+    unset PROSODY_C2S_PORT PROSODY_HTTP_PORT PROSODY_COMPONENT_PORT
+    echo "prosody start attempt $attempt failed; see $DIR/prosody.log" >&2
+  done
+  tail -20 "$DIR/stdout.log" "$DIR/prosody.log" >&2; exit 1 ;;
+adduser)
+  load_env
+  user=${3:?missing USER}; pass=${4:?missing PASSWORD}
+  printf '%s\n%s\n' "$pass" "$pass" | prosodyctl --config "$CFG" adduser "$user@$PROSODY_DOMAIN" >/dev/null ;;
+befriend)
+  load_env
+  a=${3:?missing USER1}; b=${4:?missing USER2}
+  # Prosody's internal storage is a Lua file per user; rosters are read at login, so writing them
+  # before anyone logs in gives both users a mutual subscription without a client dance.
+  host_dir="$DIR/data/$(printf %s "$PROSODY_DOMAIN" | sed 's/\./%2e/g')/roster"
+  mkdir -p "$host_dir"
+  for pair in "$a $b" "$b $a"; do
+    set -- $pair
+    f="$host_dir/$1.dat"
+    name="$(printf %s "${2:0:1}" | tr a-z A-Z)${2:1}"
+    if [ -f "$f" ]; then
+      grep -q "\"$2@$PROSODY_DOMAIN\"" "$f" && continue
+      sed -i "s|^return {|return {\n\t[\"$2@$PROSODY_DOMAIN\"] = { subscription = \"both\"; groups = { [\"Friends\"] = true }; name = \"$name\" };|" "$f"
+    else
+      printf 'return {\n\t["%s@%s"] = { subscription = "both"; groups = { ["Friends"] = true }; name = "%s" };\n\t[false] = { version = 1; pending = {} };\n};\n' "$2" "$PROSODY_DOMAIN" "$name" > "$f"
+    fi
+  done ;;
+stop)
+  if [ -f "$DIR/prosody.fg.pid" ]; then
+    pid=$(cat "$DIR/prosody.fg.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$DIR/prosody.fg.pid"
+  fi ;;
+*) echo "unknown command $cmd" >&2; exit 2 ;;
+esac

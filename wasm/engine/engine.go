@@ -1,0 +1,143 @@
+// Package engine is SparkWeb's XMPP client: one session shared by every attached tab.
+//
+// Tabs send protocol.Requests and receive Responses and Events through an Emit function, so the
+// engine knows nothing of SharedWorkers, MessagePorts or JavaScript: it builds and is tested
+// natively against a real server, and the js/wasm host in wasm/cmd/engine is a thin shell.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"mellium.im/xmpp"
+
+	"github.com/sparkweb/sparkweb/wasm/protocol"
+	"github.com/sparkweb/sparkweb/wasm/xmppws"
+)
+
+// Config sets up an Engine.
+type Config struct {
+	// RelayURL is the relay's base URL (http or https); the token endpoint and the WebSocket
+	// bridge are found under it.
+	RelayURL string
+	// Emit delivers one JSON message to a tab, or to every attached tab when tab is "".
+	// It is called in order and must not block or call back into the engine.
+	Emit func(tab string, msg []byte)
+	// HTTPClient fetches relay tokens; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine holds the one XMPP session and all client state.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+
+	// mu guards the state and orders emission: every state change and its event happen under
+	// it, and so does the snapshot, so a tab that attaches sees each change exactly once.
+	mu    sync.Mutex
+	st    state
+	conn  *xmppws.Conn
+	sess  *xmpp.Session
+	token string        // relay JWT of the current session
+	done  chan struct{} // closed when the current session stops being served
+	gen   int           // bumps with every login and logout so a stale session is ignored
+}
+
+// New returns an offline engine.
+func New(cfg Config) *Engine {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Emit == nil {
+		cfg.Emit = func(string, []byte) {}
+	}
+	return &Engine{cfg: cfg, log: cfg.Logger, st: newState()}
+}
+
+// Request handles one raw JSON request from tab without blocking the caller: the response is
+// emitted to that tab when ready. This is the entry point for JavaScript hosts, whose callbacks
+// must never block.
+func (e *Engine) Request(tab string, raw []byte) {
+	var req protocol.Request
+	if err := json.Unmarshal(raw, &req); err != nil || req.Op == "" {
+		e.reply(tab, protocol.Response{ID: req.ID, Error: protocol.Errorf(protocol.CodeBadRequest, "malformed request")})
+		return
+	}
+	if req.Op == "tab.attach" {
+		// Answered synchronously under the state lock: see Engine.mu.
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.reply(tab, protocol.Response{ID: req.ID, OK: true, Result: e.st.snapshot()})
+		return
+	}
+	go func() {
+		resp := e.Do(context.Background(), req)
+		e.reply(tab, resp)
+	}()
+}
+
+// Do runs one request and returns its response.
+func (e *Engine) Do(ctx context.Context, req protocol.Request) protocol.Response {
+	h, ok := e.ops()[req.Op]
+	if !ok {
+		return protocol.Response{ID: req.ID, Error: protocol.Errorf(protocol.CodeNotImplemented, "unknown op %q", req.Op)}
+	}
+	result, err := h(ctx, req.Args)
+	if err != nil {
+		return protocol.Response{ID: req.ID, Error: protocol.AsError(err)}
+	}
+	return protocol.Response{ID: req.ID, OK: true, Result: result}
+}
+
+type opFunc func(ctx context.Context, args json.RawMessage) (any, error)
+
+func (e *Engine) ops() map[string]opFunc {
+	return map[string]opFunc{
+		"tab.attach":     func(context.Context, json.RawMessage) (any, error) { return e.Snapshot(), nil },
+		"tab.detach":     func(context.Context, json.RawMessage) (any, error) { return nil, nil },
+		"session.login":  e.opLogin,
+		"session.logout": e.opLogout,
+		"roster.list":    e.opRosterList,
+		"presence.set":   e.opPresenceSet,
+		"chat.send":      e.opChatSend,
+	}
+}
+
+// Snapshot returns the whole client state, as sent to a tab on attach.
+func (e *Engine) Snapshot() protocol.Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.st.snapshot()
+}
+
+func (e *Engine) reply(tab string, resp protocol.Response) {
+	if !resp.OK && resp.Error == nil {
+		resp.Error = protocol.Errorf(protocol.CodeInternal, "no result")
+	}
+	if len(resp.ID) == 0 {
+		resp.ID = json.RawMessage("null")
+	}
+	e.send(tab, resp)
+}
+
+// emitLocked broadcasts an event; e.mu must be held.
+func (e *Engine) emitLocked(name string, data any) {
+	e.send("", protocol.Event{Event: name, Data: data})
+}
+
+func (e *Engine) send(tab string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		e.log.Error("encode message for tab", "err", err)
+		return
+	}
+	e.cfg.Emit(tab, b)
+}

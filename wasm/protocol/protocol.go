@@ -1,0 +1,133 @@
+// Package protocol defines the JSON messages between tabs and the SparkWeb engine, as written
+// down in docs/protocol.md. It has no transport: the SharedWorker host, a dedicated worker or a
+// relay-hosted engine can all carry these values.
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Request is a tab's call: {id, op, args}.
+type Request struct {
+	ID   json.RawMessage `json:"id"`
+	Op   string          `json:"op"`
+	Args json.RawMessage `json:"args,omitempty"`
+}
+
+// Response answers one Request: {id, ok, result} or {id, ok: false, error}.
+type Response struct {
+	ID     json.RawMessage `json:"id"`
+	OK     bool            `json:"ok"`
+	Result any             `json:"result,omitempty"`
+	Error  *Error          `json:"error,omitempty"`
+}
+
+// Event is broadcast to every attached tab: {event, data}.
+type Event struct {
+	Event string `json:"event"`
+	Data  any    `json:"data"`
+}
+
+// Error codes with a meaning of their own; XMPP stanza error conditions are passed through too.
+const (
+	CodeBadRequest        = "bad-request"
+	CodeNotImplemented    = "feature-not-implemented"
+	CodeNotConnected      = "not-connected"
+	CodeNotAuthorized     = "not-authorized"
+	CodeServerUnreachable = "server-unreachable"
+	CodeConflict          = "conflict"
+	CodeInternal          = "internal-server-error"
+)
+
+// Error is an error value with a stable code, safe to show a user: never a stack trace.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf makes an *Error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError turns any error into an *Error, keeping the code of one found in the chain.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: CodeInternal, Message: err.Error()}
+}
+
+// DecodeArgs unmarshals a request's args into v, strictly, as a bad-request error on failure.
+func DecodeArgs(raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = json.RawMessage("{}")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return Errorf(CodeBadRequest, "bad args: %v", err)
+	}
+	return nil
+}
+
+// Session states, the data of the "session" event.
+const (
+	StateOffline    = "offline"
+	StateConnecting = "connecting"
+	StateOnline     = "online"
+	StateAuthFailed = "auth-failed"
+)
+
+// Session is the data of the "session" event and the snapshot's session.
+type Session struct {
+	State string `json:"state"`
+	JID   string `json:"jid"`
+	Error *Error `json:"error,omitempty"`
+}
+
+// RosterItem is one contact.
+type RosterItem struct {
+	JID          string   `json:"jid"`
+	Name         string   `json:"name"`
+	Subscription string   `json:"subscription"`
+	Ask          bool     `json:"ask"`
+	Groups       []string `json:"groups"`
+}
+
+// Roster is the data of the "roster" event: the whole list when Full, otherwise changes.
+type Roster struct {
+	Items []RosterItem `json:"items"`
+	Full  bool         `json:"full"`
+}
+
+// Presence is the availability of one full JID.
+type Presence struct {
+	JID      string `json:"jid"`
+	Bare     string `json:"bare"`
+	Show     string `json:"show"`
+	Status   string `json:"status"`
+	Priority int    `json:"priority"`
+}
+
+// Message is one chat message, incoming or outgoing.
+type Message struct {
+	ID        string `json:"id"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	With      string `json:"with"`
+	Body      string `json:"body"`
+	Timestamp string `json:"timestamp"`
+	Outgoing  bool   `json:"outgoing"`
+}
+
+// Snapshot is what a tab gets on attach: the engine's whole client state.
+type Snapshot struct {
+	Session       Session              `json:"session"`
+	Roster        []RosterItem         `json:"roster"`
+	Presence      []Presence           `json:"presence"`
+	Conversations map[string][]Message `json:"conversations"`
+}

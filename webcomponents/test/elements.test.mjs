@@ -1,0 +1,217 @@
+// The elements' own behaviour (rendering, keyboard, escaping, dedupe, error display), driven by a
+// scripted stand-in for the engine so every case is reachable on demand. The real engine, relay and
+// Prosody are exercised end to end by session.test.mjs and errors.test.mjs.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, serveFiles } from './harness.mjs';
+
+// A classic SharedWorker speaking the protocol of docs/protocol.md from a fixed snapshot.
+// `test.emit` broadcasts any event, so a test can play the engine's part.
+const fakeWorker = `
+const ports = [];
+const snapshot = {
+  session: { state: 'online', jid: 'alice@localhost/web' },
+  roster: [
+    { jid: 'bob@localhost', name: 'Bob', subscription: 'both', ask: false, groups: ['Friends'] },
+    { jid: 'carol@localhost', name: '', subscription: 'none', ask: true, groups: [] },
+    { jid: 'dave@localhost', name: 'Dave <the boss>', subscription: 'both', ask: false, groups: ['Friends', 'Work'] },
+  ],
+  presence: [{ jid: 'bob@localhost/phone', bare: 'bob@localhost', show: 'away', status: 'lunch', priority: 0 }],
+  conversations: {
+    'bob@localhost': [{ id: 'm1', from: 'bob@localhost/phone', to: 'alice@localhost/web', with: 'bob@localhost',
+      body: '<img src=x onerror="self.pwned=1">', timestamp: '2026-01-01T10:00:00Z', outgoing: false }],
+  },
+};
+let n = 0;
+const broadcast = (event, data) => { for (const p of ports) p.postMessage({ event, data }); };
+onconnect = (e) => {
+  const port = e.ports[0];
+  ports.push(port);
+  port.onmessage = ({ data: req }) => {
+    const ok = (result) => port.postMessage({ id: req.id, ok: true, result });
+    const fail = (code, message) => port.postMessage({ id: req.id, ok: false, error: { code, message } });
+    switch (req.op) {
+      case 'tab.attach': return ok(snapshot);
+      case 'chat.send': {
+        if (req.args.body.includes('refuse')) return fail('forbidden', 'blocked by test');
+        const msg = { id: 's' + ++n, from: 'alice@localhost/web', to: req.args.to, with: req.args.to,
+          body: req.args.body, timestamp: new Date().toISOString(), outgoing: true };
+        broadcast('message', msg);
+        broadcast('message', msg); // delivered twice on purpose: the chat must show it once
+        return ok({ id: msg.id });
+      }
+      case 'test.emit': broadcast(req.args.event, req.args.data); return ok(null);
+      default: return fail('feature-not-implemented', req.op);
+    }
+  };
+};
+`;
+
+const page = `<!doctype html>
+<html lang="en"><meta charset="utf-8"><title>elements</title>
+<script type="module">
+  import { connect } from '/webcomponents/sparkweb.js';
+  window.client = await connect({ workerURL: '/fake-worker.js' });
+  await import('/webcomponents/sparkweb-login.js');
+  await import('/webcomponents/sparkweb-roster.js');
+  await import('/webcomponents/sparkweb-chat.js');
+  window.selected = [];
+  document.addEventListener('sparkweb-select', (e) => window.selected.push(e.detail.jid));
+  document.body.dataset.ready = 'yes';
+</script>
+<body><sparkweb-login></sparkweb-login><sparkweb-roster></sparkweb-roster><sparkweb-chat with="bob@localhost"></sparkweb-chat></body>
+</html>`;
+
+let browser;
+let server;
+before(async () => {
+  server = await serveFiles({
+    '/fake-worker.js': { body: fakeWorker },
+    '/elements.html': { body: page },
+  });
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function open() {
+  const context = await browser.newContext();
+  const p = await context.newPage();
+  const errors = [];
+  p.on('pageerror', (err) => errors.push(err));
+  await p.goto(server.url + '/elements.html');
+  await p.locator('body[data-ready="yes"]').waitFor({ timeout: 10_000 });
+  return { p, context, errors };
+}
+
+const emit = (p, event, data) => p.evaluate(([event, data]) => window.client.request('test.emit', { event, data }), [event, data]);
+const focusedContact = (p) =>
+  p.evaluate(() => {
+    const b = document.querySelector('sparkweb-roster').shadowRoot.activeElement;
+    return b ? b.dataset.key.replace('\n', ' ') : null;
+  });
+
+test('roster: groups, presence as text, keyboard and selection', { timeout: 60_000 }, async () => {
+  const { p, context, errors } = await open();
+  try {
+    const roster = p.locator('sparkweb-roster');
+    assert.deepEqual(await roster.locator('h3').allTextContents(), ['Contacts', 'Friends', 'Work']);
+    const buttons = roster.locator('button');
+    assert.deepEqual(
+      (await buttons.allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim()),
+      ['carol@localhost Offline (request pending)', 'Bob Away', 'Dave <the boss> Offline', 'Dave <the boss> Offline'],
+      'names (or JIDs) as text, presence in words',
+    );
+    assert.equal(await roster.locator('b, [part="name"] *').count(), 0, 'names are not parsed as HTML');
+    assert.equal(await roster.locator('button[tabindex="0"]').count(), 1, 'one contact in the tab order');
+
+    await buttons.first().focus();
+    await p.keyboard.press('ArrowDown');
+    assert.equal(await focusedContact(p), 'Friends bob@localhost');
+    await p.keyboard.press('End');
+    assert.equal(await focusedContact(p), 'Work dave@localhost');
+    await p.keyboard.press('ArrowDown');
+    assert.equal(await focusedContact(p), 'Work dave@localhost', 'stops at the end');
+    await p.keyboard.press('Home');
+    await p.keyboard.press('ArrowDown');
+    await p.keyboard.press('Enter');
+    assert.deepEqual(await p.evaluate(() => window.selected), ['bob@localhost']);
+    assert.equal(await roster.getAttribute('selected'), 'bob@localhost');
+    assert.equal(await roster.locator('button[aria-current="true"]').getAttribute('data-jid'), 'bob@localhost');
+
+    // Presence changes re-render without losing keyboard focus.
+    await emit(p, 'presence', { jid: 'dave@localhost/desk', bare: 'dave@localhost', show: 'dnd', status: '', priority: 1 });
+    await roster.locator('button[data-jid="dave@localhost"]', { hasText: 'Do not disturb' }).first().waitFor({ timeout: 5_000 });
+    assert.equal(await focusedContact(p), 'Friends bob@localhost', 'focus kept across re-render');
+    // A removed contact disappears.
+    await emit(p, 'roster', { full: false, items: [{ jid: 'carol@localhost', subscription: 'remove', groups: [] }] });
+    await roster.locator('button[data-jid="carol@localhost"]').waitFor({ state: 'detached', timeout: 5_000 });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('chat: history as text, Enter sends once, Shift+Enter, errors, other conversations', { timeout: 60_000 }, async () => {
+  const { p, context, errors } = await open();
+  try {
+    const chat = p.locator('sparkweb-chat');
+    assert.equal(await chat.locator('h2').textContent(), 'Bob');
+    assert.equal(await chat.locator('[part="presence"]').innerText(), 'Away');
+    assert.equal(await chat.locator('[part~="body"]').first().textContent(), '<img src=x onerror="self.pwned=1">');
+    assert.equal(await chat.locator('img').count(), 0, 'message bodies are text, never HTML');
+    assert.equal(await p.evaluate(() => self.pwned), undefined);
+    assert.equal(await chat.locator('[role="log"][aria-live="polite"]').count(), 1);
+
+    const input = chat.getByLabel('Message to Bob');
+    await input.fill('first line');
+    await input.press('Shift+Enter');
+    await input.pressSequentially('second line');
+    assert.equal(await input.inputValue(), 'first line\nsecond line', 'Shift+Enter adds a line, does not send');
+    await input.press('Enter');
+    await chat.locator('[part~="message-out"]', { hasText: 'second line' }).waitFor({ timeout: 5_000 });
+    assert.equal(await chat.locator('[part~="message-out"]').count(), 1, 'a message delivered twice shows once');
+    assert.equal(await input.inputValue(), '', 'the composer is cleared after sending');
+
+    await input.fill('please refuse this');
+    await input.press('Enter');
+    await chat.locator('[role="alert"]', { hasText: 'Not sent: blocked by test' }).waitFor({ timeout: 5_000 });
+    assert.equal(await input.inputValue(), 'please refuse this', 'an unsent message is kept');
+
+    const incoming = (withJID, body) => ({
+      id: 'in-' + body, from: withJID + '/x', to: 'alice@localhost/web', with: withJID, body,
+      timestamp: new Date().toISOString(), outgoing: false,
+    });
+    await emit(p, 'message', incoming('dave@localhost', 'for another chat'));
+    await emit(p, 'message', incoming('bob@localhost', 'for this chat'));
+    await chat.locator('[part~="message-in"]', { hasText: 'for this chat' }).waitFor({ timeout: 5_000 });
+    assert.equal(await chat.locator('[part~="body"]', { hasText: 'for another chat' }).count(), 0);
+
+    // Switching conversation renders the other one from the façade's state.
+    await chat.evaluate((el) => el.setAttribute('with', 'dave@localhost'));
+    await chat.locator('[part~="body"]', { hasText: 'for another chat' }).waitFor({ timeout: 5_000 });
+    assert.equal(await chat.locator('h2').textContent(), 'Dave <the boss>');
+
+    // Offline: the composer is disabled with a hint.
+    await emit(p, 'session', { state: 'offline', jid: '' });
+    await chat.locator('textarea:disabled').waitFor({ timeout: 5_000 });
+    assert.equal(await chat.locator('[part="hint"]').textContent(), 'Sign in to send messages.');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('login: session events from any tab, errors by code', { timeout: 60_000 }, async () => {
+  const { p, context, errors } = await open();
+  try {
+    const login = p.locator('sparkweb-login');
+    await login.getByText('Signed in as').waitFor({ timeout: 5_000 });
+    assert.equal(await login.locator('[part="jid"]').textContent(), 'alice@localhost/web');
+    assert.equal(await login.getByLabel('Status').inputValue(), 'available');
+
+    const cases = [
+      [{ code: 'not-authorized', message: 'x' }, 'Wrong username or password.'],
+      [{ code: 'server-unreachable', message: 'x' }, 'Server unreachable.'],
+      [{ code: 'policy-violation', message: 'Account locked <b>now</b>' }, 'Account locked <b>now</b>'],
+    ];
+    for (const [error, text] of cases) {
+      await emit(p, 'session', { state: 'offline', jid: '', error });
+      await login.locator('[role="alert"]', { hasText: text }).waitFor({ timeout: 5_000 });
+      assert.equal(await login.locator('[role="alert"]').textContent(), text);
+      assert.equal(await login.getByRole('button', { name: 'Sign in' }).isEnabled(), true);
+    }
+    assert.equal(await login.locator('b').count(), 0, 'error messages are text');
+
+    await emit(p, 'session', { state: 'connecting', jid: '' });
+    await login.locator('button[type="submit"]:disabled').waitFor({ timeout: 5_000 });
+    await emit(p, 'session', { state: 'online', jid: 'alice@localhost/other' });
+    await login.getByText('alice@localhost/other').waitFor({ timeout: 5_000 });
+    assert.equal(await login.locator('[role="alert"]').textContent(), '', 'going online clears the error');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

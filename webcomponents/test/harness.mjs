@@ -1,0 +1,368 @@
+// Shared harness for SparkWeb's browser tests: a throwaway Prosody (testenv/prosody.sh), the real
+// relay binary (bin/sparkweb, built by `make`) and Debian's Chromium driven by playwright-core.
+// Everything started here is stopped by the returned close functions, also after a failure.
+import { spawn, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createHTTPServer } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname, extname, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const run = promisify(execFile);
+
+/** The repository root. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PROSODY_SH = join(ROOT, 'testenv', 'prosody.sh');
+const RELAY_BIN = join(ROOT, 'bin', 'sparkweb');
+
+/** Chromium flags that keep a headless run quiet and offline apart from loopback. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve, reject) => server.listen(0, '127.0.0.1', resolve).on('error', reject));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Starts Prosody in a temp dir with users alice and bob (random passwords), mutual friends.
+ * @returns {Promise<{dir: string, env: Object<string,string>, domain: string, wsURL: string,
+ *   users: {alice: {jid: string, password: string}, bob: {jid: string, password: string}},
+ *   log: () => Promise<string>, stop: () => Promise<void>}>}
+ */
+export async function startProsody() {
+  const dir = await mkdtemp(join(tmpdir(), 'sparkweb-prosody-'));
+  let started = false;
+  const stop = async () => {
+    if (started) await run(PROSODY_SH, ['stop', dir]).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    started = true;
+    const { stdout } = await run(PROSODY_SH, ['start', dir]);
+    const env = Object.fromEntries(
+      stdout
+        .split('\n')
+        .map((line) => line.split(/=(.*)/s))
+        .filter(([k, v]) => k && v !== undefined),
+    );
+    const domain = env.PROSODY_DOMAIN;
+    const users = {};
+    for (const name of ['alice', 'bob']) {
+      const password = randomBytes(12).toString('hex');
+      await run(PROSODY_SH, ['adduser', dir, name, password]);
+      users[name] = { jid: `${name}@${domain}`, password };
+    }
+    await run(PROSODY_SH, ['befriend', dir, 'alice', 'bob']);
+    const log = () => readFile(join(dir, 'prosody.log'), 'utf8').catch((err) => `(no log: ${err.message})`);
+    return { dir, env, domain, wsURL: env.PROSODY_WS_URL, users, log, stop };
+  } catch (err) {
+    await stop();
+    throw new Error(`start Prosody: ${err.stderr || err.message}`);
+  }
+}
+
+/**
+ * Starts bin/sparkweb on a free loopback port and waits until GET /healthz answers 200.
+ * @param {{upstream: string, domain?: string}} options
+ * @returns {Promise<{url: string, output: () => string, stop: () => Promise<void>}>}
+ */
+export async function startRelay({ upstream, domain = 'localhost' }) {
+  if (!existsSync(RELAY_BIN)) {
+    throw new Error(`${RELAY_BIN} is missing: run \`make\` first (it builds the engine and the relay)`);
+  }
+  // Run in a temp dir so whatever the relay stores by default (keys, database) is thrown away.
+  const cwd = await mkdtemp(join(tmpdir(), 'sparkweb-relay-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawn(RELAY_BIN, ['--listen', `127.0.0.1:${port}`, '--upstream', upstream, '--domain', domain], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const collect = (chunk) => {
+    out += chunk;
+    if (out.length > 1_000_000) out = out.slice(-500_000); // a chatty relay must not eat the memory
+  };
+  proc.stdout.on('data', collect);
+  proc.stderr.on('data', collect);
+  let exited = null;
+  const exit = new Promise((resolve) =>
+    proc.on('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve();
+    }),
+  );
+  const stop = async () => {
+    if (!exited) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exit;
+      clearTimeout(timer);
+    }
+    await rm(cwd, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (exited) {
+      await stop();
+      throw new Error(`bin/sparkweb exited (${JSON.stringify(exited)}) before it was healthy:\n${out}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`bin/sparkweb did not answer GET /healthz within 15 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, output: () => out, stop };
+}
+
+/** Launches Debian's Chromium headless ($CHROMIUM overrides the path). */
+export async function launchBrowser() {
+  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+  if (!existsSync(executablePath)) {
+    throw new Error(`no Chromium at ${executablePath}: apt-get install chromium, or set CHROMIUM`);
+  }
+  return chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Prosody with alice and bob, the relay in front of it, and a browser. close() stops all three.
+ */
+export async function startStack() {
+  const cleanups = [];
+  const close = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err) => console.error('cleanup:', err));
+    cleanups.length = 0;
+  };
+  try {
+    const prosody = await startProsody();
+    cleanups.push(prosody.stop);
+    const relay = await startRelay({ upstream: prosody.wsURL, domain: prosody.domain });
+    cleanups.push(relay.stop);
+    const browser = await launchBrowser();
+    cleanups.push(() => browser.close());
+    return { prosody, relay, browser, users: prosody.users, url: relay.url, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Counts the SharedWorkers of the browser (Playwright's API does not list them; CDP does). */
+export async function countSharedWorkers(browser) {
+  const cdp = await browser.newBrowserCDPSession();
+  try {
+    await cdp.send('Target.setDiscoverTargets', { discover: true });
+    const { targetInfos } = await cdp.send('Target.getTargets');
+    return targetInfos.filter((t) => t.type === 'shared_worker').length;
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
+/**
+ * Attaches to the browser's SparkWeb SharedWorker over CDP to see its console (where Go's stdout
+ * goes) and its network (the engine's fetches are invisible to page.waitForResponse).
+ * Uses non-flattened target sessions because Playwright's CDPSession cannot address child sessions.
+ * Call detach() before the worker dies.
+ */
+export async function inspectSharedWorker(browser, { timeout = 10_000 } = {}) {
+  const cdp = await browser.newBrowserCDPSession();
+  await cdp.send('Target.setDiscoverTargets', { discover: true });
+  let target;
+  for (const deadline = Date.now() + timeout; !target; ) {
+    const { targetInfos } = await cdp.send('Target.getTargets');
+    target = targetInfos.find((t) => t.type === 'shared_worker');
+    if (target) break;
+    if (Date.now() > deadline) throw new Error('no SharedWorker appeared');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
+  let nextId = 1;
+  const calls = new Map();
+  const consoleLines = [];
+  const responses = [];
+  const waiters = new Set();
+  cdp.on('Target.receivedMessageFromTarget', (e) => {
+    if (e.sessionId !== sessionId) return;
+    const msg = JSON.parse(e.message);
+    if (msg.id && calls.has(msg.id)) {
+      const { resolve, reject } = calls.get(msg.id);
+      calls.delete(msg.id);
+      if (msg.error) reject(new Error(`CDP: ${msg.error.message}`));
+      else resolve(msg.result);
+      return;
+    }
+    if (msg.method === 'Runtime.consoleAPICalled') {
+      consoleLines.push(msg.params.args.map((a) => a.value ?? a.description ?? a.type).join(' '));
+    } else if (msg.method === 'Runtime.exceptionThrown') {
+      consoleLines.push(`exception: ${msg.params.exceptionDetails.exception?.description ?? msg.params.exceptionDetails.text}`);
+    } else if (msg.method === 'Network.responseReceived') {
+      const r = { requestId: msg.params.requestId, url: msg.params.response.url, status: msg.params.response.status };
+      responses.push(r);
+      for (const w of waiters) w(r);
+    }
+  });
+  const send = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      calls.set(id, { resolve, reject });
+      cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch(reject);
+    });
+  await send('Runtime.enable');
+  await send('Network.enable');
+  return {
+    console: consoleLines,
+    responses,
+    /** Resolves with the first response (seen from now on or already) whose URL passes the test. */
+    waitForResponse(test, ms = 30_000) {
+      const seen = responses.find((r) => test(r.url));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error('no matching response from the SharedWorker'));
+        }, ms);
+        const w = (r) => {
+          if (!test(r.url)) return;
+          clearTimeout(timer);
+          waiters.delete(w);
+          resolve(r);
+        };
+        waiters.add(w);
+      });
+    },
+    /** The body of a response the worker received, as text. */
+    async body(requestId) {
+      const { body, base64Encoded } = await send('Network.getResponseBody', { requestId });
+      return base64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
+    },
+    async detach() {
+      await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});
+      await cdp.detach().catch(() => {});
+    },
+  };
+}
+
+/** Fills <sparkweb-login> and submits it. */
+export async function login(page, { jid, password }) {
+  const form = page.locator('sparkweb-login');
+  await form.getByLabel('Address').fill(jid);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Waits until <sparkweb-login> shows the signed-in account and returns the full JID it shows. */
+export async function signedInJID(page, timeout = 30_000) {
+  const who = page.locator('sparkweb-login [part~="jid"]');
+  await who.waitFor({ state: 'visible', timeout });
+  return (await who.textContent()).trim();
+}
+
+/** The page's client state (through the façade the elements use), as JSON. */
+export function clientState(page) {
+  return page.evaluate(async () => {
+    const { connect } = await import('/webcomponents/sparkweb.js');
+    return (await connect()).state;
+  });
+}
+
+/** Opens the conversation with jid by clicking its roster entry. */
+export async function openChat(page, jid) {
+  await page.locator(`sparkweb-roster button[data-jid="${jid}"]`).first().click();
+  await page.locator(`sparkweb-chat[with="${jid}"] textarea:enabled`).waitFor({ timeout: 15_000 });
+}
+
+/** Types body into the open chat and sends it with Enter. */
+export async function sendChat(page, body) {
+  const input = page.locator('sparkweb-chat textarea');
+  await input.fill(body);
+  await input.press('Enter');
+}
+
+/** Waits until the open chat's log shows a message with exactly this body. */
+export function waitForMessage(page, body, timeout = 15_000) {
+  return page.locator('sparkweb-chat [part~="body"]', { hasText: body }).first().waitFor({ timeout });
+}
+
+/** A random suffix that keeps message bodies of different runs apart. */
+export function nonce() {
+  return randomBytes(4).toString('hex');
+}
+
+const contentTypes = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
+
+/**
+ * Serves the repository's files on a free loopback port, for tests of the browser side without the
+ * relay. `routes` maps a URL path to {status?, type?, body} and wins over files.
+ * @param {Object<string, {status?: number, type?: string, body: string}>} [routes]
+ * @returns {Promise<{url: string, stop: () => Promise<void>}>}
+ */
+export async function serveFiles(routes = {}) {
+  const server = createHTTPServer(async (req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    const route = routes[path];
+    if (route) {
+      res.writeHead(route.status ?? 200, { 'content-type': route.type ?? contentTypes[extname(path)] ?? 'text/plain' });
+      res.end(route.body);
+      return;
+    }
+    const file = normalize(join(ROOT, path === '/' ? 'index.html' : path));
+    if (!file.startsWith(ROOT + '/') || file.includes('node_modules')) {
+      res.writeHead(403).end();
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': contentTypes[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    }
+  });
+  await new Promise((resolve, reject) => server.listen(0, '127.0.0.1', resolve).on('error', reject));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    stop: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections(); // the browser keeps connections alive
+      }),
+  };
+}
+
+/** Fails clearly when `make` has not produced the engine files a test serves. */
+export function requireEngineBuild() {
+  for (const f of ['static/engine.wasm', 'static/wasm_exec.js']) {
+    if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run \`make\` first`);
+  }
+}
