@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what SparkWeb's dev stack and tests need on a Debian/Ubuntu machine, skipping what is
-# already there: Prosody (dev and test server), Chromium (browser tests), Node.js + npm packages.
+# already there: Prosody (dev and test server), ejabberd (tests), Chromium (browser tests),
+# Node.js + npm packages.
 #   deps.sh          everything
 #   deps.sh server   only what `make run` needs
 set -euo pipefail
@@ -12,6 +13,7 @@ command -v prosody >/dev/null || pkgs+=(prosody prosody-modules lua-unbound)
 command -v curl >/dev/null || pkgs+=(curl)
 if [ "$want" = all ]; then
   command -v chromium >/dev/null || pkgs+=(chromium)
+  [ -x /usr/sbin/ejabberdctl ] || pkgs+=(ejabberd)
   command -v node >/dev/null || pkgs+=(nodejs)
   command -v npm >/dev/null || pkgs+=(npm)
 fi
@@ -22,9 +24,9 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
   # Debian starts the packaged Prosody as a service; SparkWeb runs its own throwaway instances.
-  if printf '%s\n' "${pkgs[@]}" | grep -qx prosody; then
-    $sudo service prosody stop >/dev/null 2>&1 || true
-  fi
+  for svc in prosody ejabberd; do
+    if printf '%s\n' "${pkgs[@]}" | grep -qx $svc; then $sudo service $svc stop >/dev/null 2>&1 || true; fi
+  done
 fi
 
 if [ "$want" = all ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; }; then

@@ -88,7 +88,7 @@ func (r *recorder) count(name string, ok func(json.RawMessage) bool) int {
 }
 
 type stack struct {
-	prosody *testenv.Prosody
+	prosody *testenv.Server
 	relay   string
 }
 

@@ -185,11 +185,14 @@ export async function countSharedWorkers(browser) {
 
 /**
  * Attaches to the browser's SparkWeb SharedWorker over CDP to see its console (where Go's stdout
- * goes) and its network (the engine's fetches are invisible to page.waitForResponse).
+ * goes) and the responses it receives for URLs matching `capture` (CDP Fetch URL patterns, e.g.
+ * "*\/api/token"): the engine fetches from the worker, which page.waitForResponse cannot see.
  * Uses non-flattened target sessions because Playwright's CDPSession cannot address child sessions.
  * Call detach() before the worker dies.
+ * @param {import('playwright-core').Browser} browser
+ * @param {{capture?: string[], timeout?: number}} [options]
  */
-export async function inspectSharedWorker(browser, { timeout = 10_000 } = {}) {
+export async function inspectSharedWorker(browser, { capture = [], timeout = 10_000 } = {}) {
   const cdp = await browser.newBrowserCDPSession();
   await cdp.send('Target.setDiscoverTargets', { discover: true });
   let target;
@@ -206,6 +209,25 @@ export async function inspectSharedWorker(browser, { timeout = 10_000 } = {}) {
   const consoleLines = [];
   const responses = [];
   const waiters = new Set();
+  const send = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      calls.set(id, { resolve, reject });
+      cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch(reject);
+    });
+  // A response paused by Fetch: read its body, record it, let it go on to the engine.
+  const capturePaused = async ({ requestId, request, responseStatusCode }) => {
+    let body = '';
+    try {
+      const got = await send('Fetch.getResponseBody', { requestId });
+      body = got.base64Encoded ? Buffer.from(got.body, 'base64').toString('utf8') : got.body;
+    } finally {
+      await send('Fetch.continueRequest', { requestId }).catch(() => {});
+    }
+    const r = { url: request.url, status: responseStatusCode, body };
+    responses.push(r);
+    for (const w of waiters) w(r);
+  };
   cdp.on('Target.receivedMessageFromTarget', (e) => {
     if (e.sessionId !== sessionId) return;
     const msg = JSON.parse(e.message);
@@ -219,25 +241,20 @@ export async function inspectSharedWorker(browser, { timeout = 10_000 } = {}) {
     if (msg.method === 'Runtime.consoleAPICalled') {
       consoleLines.push(msg.params.args.map((a) => a.value ?? a.description ?? a.type).join(' '));
     } else if (msg.method === 'Runtime.exceptionThrown') {
-      consoleLines.push(`exception: ${msg.params.exceptionDetails.exception?.description ?? msg.params.exceptionDetails.text}`);
-    } else if (msg.method === 'Network.responseReceived') {
-      const r = { requestId: msg.params.requestId, url: msg.params.response.url, status: msg.params.response.status };
-      responses.push(r);
-      for (const w of waiters) w(r);
+      const d = msg.params.exceptionDetails;
+      consoleLines.push(`exception: ${d.exception?.description ?? d.text}`);
+    } else if (msg.method === 'Fetch.requestPaused') {
+      capturePaused(msg.params).catch((err) => consoleLines.push(`(capture failed: ${err.message})`));
     }
   });
-  const send = (method, params = {}) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      calls.set(id, { resolve, reject });
-      cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch(reject);
-    });
   await send('Runtime.enable');
-  await send('Network.enable');
+  if (capture.length) {
+    await send('Fetch.enable', { patterns: capture.map((urlPattern) => ({ urlPattern, requestStage: 'Response' })) });
+  }
   return {
+    /** Console lines of the worker since attaching. */
     console: consoleLines,
-    responses,
-    /** Resolves with the first response (seen from now on or already) whose URL passes the test. */
+    /** Resolves with the first captured response {url, status, body} whose URL passes the test. */
     waitForResponse(test, ms = 30_000) {
       const seen = responses.find((r) => test(r.url));
       if (seen) return Promise.resolve(seen);
@@ -254,11 +271,6 @@ export async function inspectSharedWorker(browser, { timeout = 10_000 } = {}) {
         };
         waiters.add(w);
       });
-    },
-    /** The body of a response the worker received, as text. */
-    async body(requestId) {
-      const { body, base64Encoded } = await send('Network.getResponseBody', { requestId });
-      return base64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
     },
     async detach() {
       await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});

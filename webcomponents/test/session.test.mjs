@@ -103,8 +103,8 @@ test('two tabs share one session, one worker and one resource', { timeout: 180_0
     const stillOne = (await clientState(bobPage)).presence.filter((p) => p.bare === alice.jid);
     assert.deepEqual(stillOne.map((p) => p.jid), [jid1], 'alice still has her one resource');
   } catch (err) {
-    if (inspector) t.diagnostic(`SharedWorker console:\n${inspector.console.join('\n')}`);
-    t.diagnostic(`relay output:\n${stack.relay.output()}`);
+    if (inspector) console.log(`SharedWorker console:\n${inspector.console.join('\n')}`);
+    console.log(`relay output:\n${stack.relay.output()}`);
     throw err;
   } finally {
     await inspector?.detach();

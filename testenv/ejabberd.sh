@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Throwaway ejabberd 23.01 (Debian) on free loopback ports: a non-distributed Erlang node, so no
+# epmd and no cookie.
+#
+#   ejabberd.sh start DIR          start in DIR; prints KEY=VALUE lines (also kept in DIR/env)
+#   ejabberd.sh adduser DIR USER PASSWORD
+#   ejabberd.sh befriend DIR USER1 USER2   mutual "both" subscription
+#   ejabberd.sh stop DIR
+#
+# Env for start: EJABBERD_JWT_SECRET (HS256 secret for JWT logins), EJABBERD_COMPONENT_SECRET.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+cmd=${1:?usage: ejabberd.sh start|adduser|stop DIR ...}
+DIR=$(mkdir -p "${2:?missing DIR}" && cd "$2" && pwd)
+
+load_env() { set -a; . "$DIR/env"; set +a; }
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "no free port" >&2; return 1
+}
+api() { # api COMMAND JSON
+  curl -fsS -X POST -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:$EJABBERD_HTTP_PORT/api/$1"
+}
+
+case $cmd in
+start)
+  [ -x /usr/sbin/ejabberdctl ] || { echo "ejabberd is not installed (apt-get install ejabberd)" >&2; exit 1; }
+  lib=$(ls -d /usr/lib/x86_64-linux-gnu/ejabberd-* /usr/lib/*/ejabberd-* 2>/dev/null | head -1)
+  mkdir -p "$DIR/spool" "$DIR/log" "$DIR/upload"
+  secret=${EJABBERD_JWT_SECRET:-test-jwt-secret-0123456789abcdef}
+  cat > "$DIR/env" <<ENV
+EJABBERD_DOMAIN=localhost
+EJABBERD_C2S_PORT=$(free_port)
+EJABBERD_HTTP_PORT=$(free_port)
+EJABBERD_COMPONENT_PORT=$(free_port)
+EJABBERD_COMPONENT_SECRET=${EJABBERD_COMPONENT_SECRET:-push-secret}
+EJABBERD_JWT_SECRET=$secret
+ENV
+  load_env
+  echo "EJABBERD_WS_URL=ws://127.0.0.1:$EJABBERD_HTTP_PORT/ws" >> "$DIR/env"
+  k=$(printf %s "$secret" | base64 -w0 | tr '+/' '-_' | tr -d '=')
+  printf '{"kty":"oct","k":"%s"}\n' "$k" > "$DIR/jwt.jwk"
+  sed -e "s|@RUN@|$DIR|g" -e "s|@C2S@|$EJABBERD_C2S_PORT|g" -e "s|@HTTP@|$EJABBERD_HTTP_PORT|g" \
+      -e "s|@COMP@|$EJABBERD_COMPONENT_PORT|g" -e "s|@COMPONENT_SECRET@|$EJABBERD_COMPONENT_SECRET|g" \
+      "$HERE/ejabberd.yml" > "$DIR/ejabberd.yml"
+  (
+    cd "$DIR"
+    export EJABBERD_CONFIG_PATH="$DIR/ejabberd.yml" EJABBERD_LOG_PATH="$DIR/log/ejabberd.log"
+    export ERL_LIBS=$(dirname "$lib") ERL_CRASH_DUMP="$DIR/log/erl_crash.dump" ERL_CRASH_DUMP_BYTES=0
+    export ERL_INETRC=/etc/ejabberd/inetrc HOME="$DIR" ERL_MAX_PORTS=32000 ERL_MAX_ETS_TABLES=1400
+    exec erl +K true +P 250000 +S 2:2 +A 4 -noinput -noshell \
+      -mnesia dir "\"$DIR/spool\"" -s ejabberd > "$DIR/log/stdout.log" 2>&1
+  ) &
+  echo $! > "$DIR/ejabberd.pid"
+  for _ in $(seq 1 600); do
+    if api status '{}' >/dev/null 2>&1; then cat "$DIR/env"; exit 0; fi
+    kill -0 "$(cat "$DIR/ejabberd.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "ejabberd did not come up; see $DIR/log" >&2
+  tail -n 30 "$DIR/log/stdout.log" "$DIR/log/ejabberd.log" >&2 || true
+  exit 1 ;;
+adduser)
+  load_env
+  api register "{\"user\":\"${3:?missing USER}\",\"host\":\"$EJABBERD_DOMAIN\",\"password\":\"${4:?missing PASSWORD}\"}" >/dev/null ;;
+befriend)
+  load_env
+  a=${3:?missing USER1}; b=${4:?missing USER2}
+  for pair in "$a $b" "$b $a"; do
+    set -- $pair
+    name="$(printf %s "${2:0:1}" | tr a-z A-Z)${2:1}"
+    api add_rosteritem "{\"localuser\":\"$1\",\"localhost\":\"$EJABBERD_DOMAIN\",\"user\":\"$2\",\"host\":\"$EJABBERD_DOMAIN\",\"nick\":\"$name\",\"group\":\"Friends\",\"subs\":\"both\"}" >/dev/null
+  done ;;
+stop)
+  if [ -f "$DIR/ejabberd.pid" ]; then
+    pid=$(cat "$DIR/ejabberd.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$DIR/ejabberd.pid"
+  fi ;;
+*) echo "unknown command $cmd" >&2; exit 2 ;;
+esac

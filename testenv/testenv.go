@@ -1,0 +1,113 @@
+// Package testenv starts throwaway XMPP servers for SparkWeb's integration tests.
+//
+// It drives prosody.sh and ejabberd.sh, the scripts the browser tests and `make run` use too, so
+// every kind of test talks to an identically configured server.
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// ProsodyOptions tune a throwaway Prosody.
+type ProsodyOptions struct {
+	// PasswordHash is "SHA-1" (default) or "SHA-256"; it selects the SCRAM mechanism offered.
+	PasswordHash string
+}
+
+// Server is a running throwaway XMPP server on loopback.
+type Server struct {
+	// Dir holds its configuration environment, data and logs.
+	Dir string
+	// Domain is the XMPP domain it serves.
+	Domain string
+	// WebSocketURL is its RFC 7395 endpoint.
+	WebSocketURL string
+	// Env holds every KEY=VALUE the start script printed (ports, secrets).
+	Env map[string]string
+
+	script string
+}
+
+
+// StartProsody starts Prosody in a temporary directory and stops it when the test ends.
+// It fails the test if Prosody is missing: integration tests must not pass by skipping.
+func StartProsody(t testing.TB, opts ProsodyOptions) *Server {
+	t.Helper()
+	var env []string
+	if opts.PasswordHash != "" {
+		env = append(env, "PROSODY_PASSWORD_HASH="+opts.PasswordHash)
+	}
+	s := start(t, "prosody.sh", env)
+	s.Domain, s.WebSocketURL = s.Env["PROSODY_DOMAIN"], s.Env["PROSODY_WS_URL"]
+	return s
+}
+
+// StartEjabberd starts ejabberd in a temporary directory and stops it when the test ends.
+// Env gets EJABBERD_JWT_SECRET, the HS256 secret of JWTs it accepts as passwords.
+func StartEjabberd(t testing.TB) *Server {
+	t.Helper()
+	s := start(t, "ejabberd.sh", nil)
+	s.Domain, s.WebSocketURL = s.Env["EJABBERD_DOMAIN"], s.Env["EJABBERD_WS_URL"]
+	return s
+}
+
+func start(t testing.TB, script string, env []string) *Server {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs a real XMPP server (run without -short)")
+	}
+	dir := t.TempDir()
+	_, file, _, _ := runtime.Caller(0)
+	path := filepath.Join(filepath.Dir(file), script)
+	cmd := exec.Command(path, "start", dir)
+	cmd.Env = append(cmd.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("%s start: %v\n%s", script, err, stderr)
+	}
+	s := &Server{Dir: dir, Env: map[string]string{}, script: path}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			s.Env[k] = v
+		}
+	}
+	t.Cleanup(func() { _ = exec.Command(path, "stop", dir).Run() })
+	return s
+}
+
+// AddUser creates the account user@domain.
+func (s *Server) AddUser(t testing.TB, user, password string) {
+	t.Helper()
+	s.run(t, "adduser", user, password)
+}
+
+// Befriend gives two users a mutual subscription. On Prosody, call it before either logs in.
+func (s *Server) Befriend(t testing.TB, user1, user2 string) {
+	t.Helper()
+	s.run(t, "befriend", user1, user2)
+}
+
+// Stop stops the server before the test ends, e.g. to test what a client does when it goes away.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.run(t, "stop")
+}
+
+func (s *Server) run(t testing.TB, args ...string) {
+	t.Helper()
+	cmd := exec.Command(s.script, append([]string{args[0], s.Dir}, args[1:]...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(s.script), args[0], err, out)
+	}
+}
