@@ -22,7 +22,7 @@ if [ ${#pkgs[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "installing ${pkgs[*]}" >&2
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >/dev/null
   # Debian starts the packaged Prosody as a service; SparkWeb runs its own throwaway instances.
   for svc in prosody ejabberd; do
     if printf '%s\n' "${pkgs[@]}" | grep -qx $svc; then $sudo service $svc stop >/dev/null 2>&1 || true; fi

@@ -34,7 +34,6 @@ type Server struct {
 	script string
 }
 
-
 // StartProsody starts Prosody in a temporary directory and stops it when the test ends.
 // It fails the test if Prosody is missing: integration tests must not pass by skipping.
 func StartProsody(t testing.TB, opts ProsodyOptions) *Server {
