@@ -31,7 +31,7 @@ deps:
 test: deps $(RELAY)
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
-	node --test --test-concurrency=1 webcomponents/test/
+	node --test --test-concurrency=1 webcomponents/test/*.test.mjs
 
 clean:
 	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM_EXEC)

@@ -8,6 +8,9 @@
 //   const client = await connect();
 //   client.on('message', (msg) => console.log(msg.body));
 //   await client.request('chat.send', { to: 'bob@example.org', body: 'hi' });
+//
+// Performance marks for DevTools and tests: sparkweb:worker (worker opened), sparkweb:ready
+// (snapshot applied, connect() resolves), sparkweb:online (the session became online in this tab).
 
 /**
  * @typedef {{code: string, message: string}} ErrorValue

@@ -10,7 +10,7 @@ import (
 )
 
 // stop takes a test's Prosody away early, to see how the relay copes.
-func stop(t *testing.T, p *testenv.Prosody) {
+func stop(t *testing.T, p *testenv.Server) {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "..", "testenv", "prosody.sh")

@@ -39,13 +39,14 @@ type Engine struct {
 
 	// mu guards the state and orders emission: every state change and its event happen under
 	// it, and so does the snapshot, so a tab that attaches sees each change exactly once.
-	mu    sync.Mutex
-	st    state
-	conn  *xmppws.Conn
-	sess  *xmpp.Session
-	token string        // relay JWT of the current session
-	done  chan struct{} // closed when the current session stops being served
-	gen   int           // bumps with every login and logout so a stale session is ignored
+	mu   sync.Mutex
+	st   state
+	conn *xmppws.Conn
+	sess *xmpp.Session
+	done chan struct{} // closed when the current session stops being served
+	gen  int           // bumps with every login and logout so a stale session is ignored
+	// queries holds the archive queries in flight, by queryid.
+	queries map[string]*archiveQuery
 }
 
 // New returns an offline engine.
@@ -59,7 +60,7 @@ func New(cfg Config) *Engine {
 	if cfg.Emit == nil {
 		cfg.Emit = func(string, []byte) {}
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger, st: newState()}
+	return &Engine{cfg: cfg, log: cfg.Logger, st: newState(), queries: map[string]*archiveQuery{}}
 }
 
 // Request handles one raw JSON request from tab without blocking the caller: the response is
@@ -108,6 +109,7 @@ func (e *Engine) ops() map[string]opFunc {
 		"roster.list":    e.opRosterList,
 		"presence.set":   e.opPresenceSet,
 		"chat.send":      e.opChatSend,
+		"chat.history":   e.opHistory,
 	}
 }
 

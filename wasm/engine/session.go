@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
+	"mellium.im/xmpp/carbons"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
@@ -127,6 +128,10 @@ func (e *Engine) connect(ctx context.Context, gen int, j jid.JID, password strin
 	if err := e.fetchRoster(ctx, sess); err != nil {
 		return jid.JID{}, err
 	}
+	// Carbons make messages of our other clients appear here too; a server without them still works.
+	if err := carbons.Enable(ctx, sess); err != nil {
+		e.log.Warn("carbons unavailable", "err", err)
+	}
 	if err := e.sendPresence(ctx, sess, presenceArgs{}); err != nil {
 		return jid.JID{}, protocol.Errorf(protocol.CodeInternal, "initial presence: %v", err)
 	}
@@ -139,6 +144,11 @@ func (e *Engine) connect(ctx context.Context, gen int, j jid.JID, password strin
 	bound := sess.LocalAddr()
 	e.setSessionLocked(protocol.Session{State: protocol.StateOnline, JID: bound.String()})
 	e.log.Info("online", "jid", bound.String())
+	go func() {
+		if err := e.catchUp(context.Background(), sess); err != nil {
+			e.log.Warn("archive catch-up failed", "err", err)
+		}
+	}()
 	return bound, nil
 }
 

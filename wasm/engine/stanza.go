@@ -14,6 +14,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
+	"github.com/sparkweb/sparkweb/wasm/mam"
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 )
 
@@ -67,46 +68,106 @@ func (e *Engine) malformed(kind string, err error) error {
 	return nil
 }
 
+// incomingMessage is any <message/>: a chat message, a carbon copy of one, or an archive result.
 type incomingMessage struct {
-	stanza.Message
-	Body     *string `xml:"body"`
-	OriginID struct {
-		ID string `xml:"id,attr"`
-	} `xml:"urn:xmpp:sid:0 origin-id"`
-	Delay struct {
-		Stamp string `xml:"stamp,attr"`
-	} `xml:"urn:xmpp:delay delay"`
+	mam.Message
+	Received *carbon     `xml:"urn:xmpp:carbons:2 received"`
+	Sent     *carbon     `xml:"urn:xmpp:carbons:2 sent"`
+	Result   *mam.Result `xml:"urn:xmpp:mam:2 result"`
+}
+
+type carbon struct {
+	Forwarded mam.Forwarded `xml:"urn:xmpp:forward:0 forwarded"`
 }
 
 func (e *Engine) onMessage(m incomingMessage) {
-	if m.Body == nil || (m.Type != stanza.ChatMessage && m.Type != stanza.NormalMessage) {
-		return // chat states, receipts, group chat etc. arrive with later features
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sess == nil {
+		return
+	}
+	me := e.sess.LocalAddr()
+	// Carbons and archive results are only genuine from our own account; mellium blanks our bare
+	// JID in from, so a forged one from anyone else keeps its from and is dropped here.
+	fromSelf := m.From.Equal(jid.JID{}) || m.From.Equal(me.Bare())
+	switch {
+	case m.Result != nil:
+		q := e.queries[m.Result.QueryID]
+		if !fromSelf || q == nil || m.Result.Forwarded.Message == nil {
+			return
+		}
+		if msg, ok := chatMessage(*m.Result.Forwarded.Message, me, m.Result.ID, m.Result.Forwarded.Time()); ok {
+			q.messages = append(q.messages, msg)
+		}
+	case m.Received != nil || m.Sent != nil:
+		c := m.Received
+		if c == nil {
+			c = m.Sent
+		}
+		if !fromSelf || c.Forwarded.Message == nil {
+			return
+		}
+		inner := *c.Forwarded.Message
+		if msg, ok := chatMessage(inner, me, inner.StanzaID(me.Bare().String()), c.Forwarded.Time()); ok {
+			e.fileLocked(msg)
+		}
+	default:
+		if msg, ok := chatMessage(m.Message, me, m.StanzaID(me.Bare().String()), time.Time{}); ok {
+			e.fileLocked(msg)
+		}
+	}
+}
+
+// chatMessage turns a received chat message into the protocol's, seen from account me.
+// archiveID is its id in our archive, stamp when it was sent if known.
+func chatMessage(m mam.Message, me jid.JID, archiveID string, stamp time.Time) (protocol.Message, bool) {
+	switch {
+	case m.Body == nil:
+		return protocol.Message{}, false // chat states, receipts etc. arrive with later features
+	case m.Type != stanza.ChatMessage && m.Type != stanza.NormalMessage && m.Type != "":
+		return protocol.Message{}, false // group chat and headlines are not conversations
+	}
+	from, to := m.From, m.To
+	if from.Equal(jid.JID{}) {
+		from = me.Bare()
+	}
+	if to.Equal(jid.JID{}) {
+		to = me
+	}
+	outgoing := from.Bare().Equal(me.Bare())
+	with := from.Bare()
+	if outgoing {
+		with = to.Bare()
 	}
 	id := m.OriginID.ID
 	if id == "" {
 		id = m.ID
 	}
 	if id == "" {
+		id = archiveID
+	}
+	if id == "" {
 		id = randomID()
 	}
-	ts := time.Now().UTC()
-	if m.Delay.Stamp != "" {
-		if t, err := time.Parse(time.RFC3339, m.Delay.Stamp); err == nil {
-			ts = t.UTC()
-		}
+	if stamp.IsZero() && m.Delay.Stamp != "" {
+		stamp, _ = time.Parse(time.RFC3339, m.Delay.Stamp)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	me := jid.JID{}
-	if e.sess != nil {
-		me = e.sess.LocalAddr()
+	if stamp.IsZero() {
+		stamp = time.Now()
 	}
-	msg := protocol.Message{
-		ID: id, From: m.From.String(), To: m.To.String(), With: m.From.Bare().String(),
-		Body: *m.Body, Timestamp: ts.Format(time.RFC3339Nano),
-	}
-	if m.To.Equal(jid.JID{}) {
-		msg.To = me.String()
+	return protocol.Message{
+		ID: id, From: from.String(), To: to.String(), With: with.String(), Body: *m.Body,
+		Timestamp: timestamp(stamp), Outgoing: outgoing, StanzaID: archiveID,
+	}, true
+}
+
+// timestamp formats t with a fixed width, so that timestamps sort as strings.
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// fileLocked adds a message to its conversation and tells the tabs, once. e.mu must be held.
+func (e *Engine) fileLocked(msg protocol.Message) {
+	if msg.StanzaID != "" {
+		e.st.lastArchived = msg.StanzaID
 	}
 	if e.st.addMessage(msg) {
 		e.emitLocked("message", msg)
@@ -248,12 +309,10 @@ func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, erro
 	}
 	out := protocol.Message{
 		ID: id, From: sess.LocalAddr().String(), To: to.String(), With: to.Bare().String(),
-		Body: args.Body, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), Outgoing: true,
+		Body: args.Body, Timestamp: timestamp(time.Now()), Outgoing: true,
 	}
 	e.mu.Lock()
-	if e.st.addMessage(out) {
-		e.emitLocked("message", out)
-	}
+	e.fileLocked(out)
 	e.mu.Unlock()
 	return map[string]string{"id": id}, nil
 }

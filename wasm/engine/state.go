@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 )
@@ -16,6 +17,7 @@ type state struct {
 	roster        map[string]protocol.RosterItem // by bare JID
 	presence      map[string]protocol.Presence   // by full JID
 	conversations map[string][]protocol.Message  // by bare JID of the peer
+	lastArchived  string                         // archive id of the newest message seen
 }
 
 func newState() state {
@@ -45,21 +47,41 @@ func (s *state) presenceList() []protocol.Presence {
 	return list
 }
 
-// addMessage appends m to its conversation unless a message with the same id from the same
-// sender is already there. It reports whether m was new.
+// addMessage files m in its conversation, in time order, unless the conversation already holds
+// it: the same id from the same sender (origin-id survives resends and the archive), or the same
+// archive id. A duplicate may still teach us the archive id of the copy we have. It reports
+// whether m was new.
 func (s *state) addMessage(m protocol.Message) bool {
 	conv := s.conversations[m.With]
 	for i := len(conv) - 1; i >= 0; i-- {
-		if conv[i].ID == m.ID && conv[i].From == m.From && m.ID != "" {
+		c := &conv[i]
+		if (m.ID != "" && c.ID == m.ID && bare(c.From) == bare(m.From)) || (m.StanzaID != "" && c.StanzaID == m.StanzaID) {
+			if c.StanzaID == "" {
+				c.StanzaID = m.StanzaID
+			}
 			return false
 		}
 	}
-	conv = append(conv, m)
+	i := len(conv)
+	for i > 0 && conv[i-1].Timestamp > m.Timestamp {
+		i--
+	}
+	conv = append(conv, protocol.Message{})
+	copy(conv[i+1:], conv[i:])
+	conv[i] = m
 	if len(conv) > maxConversation {
 		conv = append(conv[:0:0], conv[len(conv)-maxConversation:]...)
 	}
 	s.conversations[m.With] = conv
 	return true
+}
+
+// bare strips the resource from a JID string without parsing it: the engine wrote these strings.
+func bare(j string) string {
+	if i := strings.IndexByte(j, '/'); i >= 0 {
+		return j[:i]
+	}
+	return j
 }
 
 func (s *state) snapshot() protocol.Snapshot {

@@ -122,6 +122,16 @@ type Message struct {
 	Body      string `json:"body"`
 	Timestamp string `json:"timestamp"`
 	Outgoing  bool   `json:"outgoing"`
+	// StanzaID is the id of the message in the account's archive (XEP-0359), once known; it is
+	// the cursor for paging back with chat.history.
+	StanzaID string `json:"stanzaId,omitempty"`
+}
+
+// History is the result of chat.history: one page, oldest first.
+type History struct {
+	Messages []Message `json:"messages"`
+	// Complete is true when there is nothing older in the archive.
+	Complete bool `json:"complete"`
 }
 
 // Snapshot is what a tab gets on attach: the engine's whole client state.

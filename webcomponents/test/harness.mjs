@@ -171,13 +171,25 @@ export async function startStack() {
   }
 }
 
-/** Counts the SharedWorkers of the browser (Playwright's API does not list them; CDP does). */
-export async function countSharedWorkers(browser) {
+/**
+ * Counts SharedWorkers (Playwright's API does not list them; CDP does): those of page's browser
+ * context when a page is given (each context has its own workers), otherwise all of the browser's.
+ */
+export async function countSharedWorkers(browser, page) {
+  let contextId;
+  if (page) {
+    const pageCDP = await page.context().newCDPSession(page);
+    try {
+      contextId = (await pageCDP.send('Target.getTargetInfo')).targetInfo.browserContextId;
+    } finally {
+      await pageCDP.detach().catch(() => {});
+    }
+  }
   const cdp = await browser.newBrowserCDPSession();
   try {
     await cdp.send('Target.setDiscoverTargets', { discover: true });
     const { targetInfos } = await cdp.send('Target.getTargets');
-    return targetInfos.filter((t) => t.type === 'shared_worker').length;
+    return targetInfos.filter((t) => t.type === 'shared_worker' && (!contextId || t.browserContextId === contextId)).length;
   } finally {
     await cdp.detach().catch(() => {});
   }
@@ -185,14 +197,16 @@ export async function countSharedWorkers(browser) {
 
 /**
  * Attaches to the browser's SparkWeb SharedWorker over CDP to see its console (where Go's stdout
- * goes) and the responses it receives for URLs matching `capture` (CDP Fetch URL patterns, e.g.
- * "*\/api/token"): the engine fetches from the worker, which page.waitForResponse cannot see.
+ * goes) and its network: the engine fetches from the worker, which page.waitForResponse cannot see.
+ * Chromium neither pauses a shared worker's fetches (Fetch domain) nor keeps bodies the engine reads
+ * as a stream, so a response is recorded as {url, status, request: {method, headers, postData}}:
+ * a test can replay the request to look at the body.
  * Uses non-flattened target sessions because Playwright's CDPSession cannot address child sessions.
  * Call detach() before the worker dies.
  * @param {import('playwright-core').Browser} browser
- * @param {{capture?: string[], timeout?: number}} [options]
+ * @param {{timeout?: number}} [options]
  */
-export async function inspectSharedWorker(browser, { capture = [], timeout = 10_000 } = {}) {
+export async function inspectSharedWorker(browser, { timeout = 10_000 } = {}) {
   const cdp = await browser.newBrowserCDPSession();
   await cdp.send('Target.setDiscoverTargets', { discover: true });
   let target;
@@ -215,18 +229,17 @@ export async function inspectSharedWorker(browser, { capture = [], timeout = 10_
       calls.set(id, { resolve, reject });
       cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch(reject);
     });
-  // A response paused by Fetch: read its body, record it, let it go on to the engine.
-  const capturePaused = async ({ requestId, request, responseStatusCode }) => {
-    let body = '';
-    try {
-      const got = await send('Fetch.getResponseBody', { requestId });
-      body = got.base64Encoded ? Buffer.from(got.body, 'base64').toString('utf8') : got.body;
-    } finally {
-      await send('Fetch.continueRequest', { requestId }).catch(() => {});
+  const requests = new Map(); // by CDP requestId, until loading finished
+  const finish = async (requestId) => {
+    const r = requests.get(requestId);
+    if (!r?.status) return;
+    requests.delete(requestId);
+    if (r.hasPostData && r.request.postData === undefined) {
+      r.request.postData = (await send('Network.getRequestPostData', { requestId }).catch(() => ({}))).postData;
     }
-    const r = { url: request.url, status: responseStatusCode, body };
-    responses.push(r);
-    for (const w of waiters) w(r);
+    const done = { url: r.url, status: r.status, request: r.request };
+    responses.push(done);
+    for (const w of waiters) w(done);
   };
   cdp.on('Target.receivedMessageFromTarget', (e) => {
     if (e.sessionId !== sessionId) return;
@@ -243,18 +256,26 @@ export async function inspectSharedWorker(browser, { capture = [], timeout = 10_
     } else if (msg.method === 'Runtime.exceptionThrown') {
       const d = msg.params.exceptionDetails;
       consoleLines.push(`exception: ${d.exception?.description ?? d.text}`);
-    } else if (msg.method === 'Fetch.requestPaused') {
-      capturePaused(msg.params).catch((err) => consoleLines.push(`(capture failed: ${err.message})`));
+    } else if (msg.method === 'Network.requestWillBeSent') {
+      const { requestId, request } = msg.params;
+      requests.set(requestId, {
+        url: request.url,
+        hasPostData: request.hasPostData,
+        request: { method: request.method, headers: request.headers, postData: request.postData },
+      });
+    } else if (msg.method === 'Network.responseReceived') {
+      const r = requests.get(msg.params.requestId);
+      if (r) r.status = msg.params.response.status;
+    } else if (msg.method === 'Network.loadingFinished' || msg.method === 'Network.loadingFailed') {
+      finish(msg.params.requestId).catch((err) => consoleLines.push(`(network capture failed: ${err.message})`));
     }
   });
   await send('Runtime.enable');
-  if (capture.length) {
-    await send('Fetch.enable', { patterns: capture.map((urlPattern) => ({ urlPattern, requestStage: 'Response' })) });
-  }
+  await send('Network.enable');
   return {
     /** Console lines of the worker since attaching. */
     console: consoleLines,
-    /** Resolves with the first captured response {url, status, body} whose URL passes the test. */
+    /** Resolves with the first finished response {url, status, request} whose URL passes the test. */
     waitForResponse(test, ms = 30_000) {
       const seen = responses.find((r) => test(r.url));
       if (seen) return Promise.resolve(seen);

@@ -58,6 +58,7 @@ test('two tabs share one session, one worker and one resource', { timeout: 180_0
     const jid2 = await signedInJID(tab2, 5_000);
     assert.equal(jid2, jid1, 'both tabs show the same full JID');
     assert.equal(await countSharedWorkers(browser), 1, 'exactly one SharedWorker for both tabs');
+    assert.equal(await countSharedWorkers(browser, tab2), 1, 'and it is in their browser context');
 
     // Bob signs in elsewhere and sees exactly one available resource of alice.
     const bobPage = await bobCtx.newPage();
@@ -99,7 +100,8 @@ test('two tabs share one session, one worker and one resource', { timeout: 180_0
     await sendChat(tab2, reply);
     await waitForMessage(bobPage, reply);
     assert.equal(await signedInJID(tab2, 1_000), jid1, 'tab 2 still signed in');
-    assert.equal(await countSharedWorkers(browser), 1, 'the worker outlives tab 1');
+    assert.equal(await countSharedWorkers(browser, tab2), 1, "alice's worker outlives tab 1");
+    assert.equal(await countSharedWorkers(browser), 2, "alice's and bob's, nothing more");
     const stillOne = (await clientState(bobPage)).presence.filter((p) => p.bare === alice.jid);
     assert.deepEqual(stillOne.map((p) => p.jid), [jid1], 'alice still has her one resource');
   } catch (err) {
