@@ -4,6 +4,7 @@
 #
 #   ejabberd.sh start DIR          start in DIR; prints KEY=VALUE lines (also kept in DIR/env)
 #   ejabberd.sh adduser DIR USER PASSWORD
+#   ejabberd.sh passwd DIR USER PASSWORD
 #   ejabberd.sh befriend DIR USER1 USER2   mutual "both" subscription
 #   ejabberd.sh stop DIR
 #
@@ -67,6 +68,9 @@ ENV
 adduser)
   load_env
   api register "{\"user\":\"${3:?missing USER}\",\"host\":\"$EJABBERD_DOMAIN\",\"password\":\"${4:?missing PASSWORD}\"}" >/dev/null ;;
+passwd)
+  load_env
+  api change_password "{\"user\":\"${3:?missing USER}\",\"host\":\"$EJABBERD_DOMAIN\",\"newpass\":\"${4:?missing PASSWORD}\"}" >/dev/null ;;
 befriend)
   load_env
   a=${3:?missing USER1}; b=${4:?missing USER2}

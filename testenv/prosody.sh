@@ -4,6 +4,7 @@
 #
 #   prosody.sh start DIR             start in DIR; prints KEY=VALUE lines (also kept in DIR/env)
 #   prosody.sh adduser DIR USER PASSWORD
+#   prosody.sh passwd DIR USER PASSWORD
 #   prosody.sh befriend DIR USER1 USER2   mutual "both" subscription (before either logs in)
 #   prosody.sh stop DIR
 #
@@ -64,6 +65,10 @@ adduser)
   load_env
   user=${3:?missing USER}; pass=${4:?missing PASSWORD}
   printf '%s\n%s\n' "$pass" "$pass" | prosodyctl --config "$CFG" adduser "$user@$PROSODY_DOMAIN" >/dev/null ;;
+passwd)
+  load_env
+  user=${3:?missing USER}; pass=${4:?missing PASSWORD}
+  printf '%s\n%s\n' "$pass" "$pass" | prosodyctl --config "$CFG" passwd "$user@$PROSODY_DOMAIN" >/dev/null ;;
 befriend)
   load_env
   a=${3:?missing USER1}; b=${4:?missing USER2}

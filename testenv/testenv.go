@@ -91,6 +91,12 @@ func (s *Server) AddUser(t testing.TB, user, password string) {
 	s.run(t, "adduser", user, password)
 }
 
+// SetPassword changes the password of an existing account.
+func (s *Server) SetPassword(t testing.TB, user, password string) {
+	t.Helper()
+	s.run(t, "passwd", user, password)
+}
+
 // Befriend gives two users a mutual subscription. On Prosody, call it before either logs in.
 func (s *Server) Befriend(t testing.TB, user1, user2 string) {
 	t.Helper()

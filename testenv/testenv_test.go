@@ -23,6 +23,7 @@ func TestServersStart(t *testing.T) {
 			s.AddUser(t, "alice", "pw")
 			s.AddUser(t, "bob", "pw")
 			s.Befriend(t, "alice", "bob")
+			s.SetPassword(t, "alice", "pw2")
 			resp, err := http.Get(strings.Replace(s.WebSocketURL, "ws://", "http://", 1))
 			if err != nil {
 				t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"mellium.im/xmpp"
 
 	"github.com/sparkweb/sparkweb/wasm/protocol"
+	"github.com/sparkweb/sparkweb/wasm/storage"
 	"github.com/sparkweb/sparkweb/wasm/xmppws"
 )
 
@@ -26,7 +27,10 @@ type Config struct {
 	// Emit delivers one JSON message to a tab, or to every attached tab when tab is "".
 	// It is called in order and must not block or call back into the engine.
 	Emit func(tab string, msg []byte)
-	// HTTPClient fetches relay tokens; nil means http.DefaultClient.
+	// Store keeps the outbox, roster, recent messages and login keys; nil keeps them in memory.
+	Store storage.Store
+	// HTTPClient fetches relay tokens; nil means http.DefaultClient. Natively it needs a cookie
+	// jar for silent re-login with the relay's refresh cookie.
 	HTTPClient *http.Client
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
@@ -39,14 +43,22 @@ type Engine struct {
 
 	// mu guards the state and orders emission: every state change and its event happen under
 	// it, and so does the snapshot, so a tab that attaches sees each change exactly once.
-	mu   sync.Mutex
-	st   state
-	conn *xmppws.Conn
-	sess *xmpp.Session
-	done chan struct{} // closed when the current session stops being served
-	gen  int           // bumps with every login and logout so a stale session is ignored
+	mu       sync.Mutex
+	st       state
+	conn     *xmppws.Conn
+	sess     *xmpp.Session
+	done     chan struct{} // closed when the current session stops being served
+	gen      int           // bumps with every login and logout so a stale session is ignored
+	acct     *account      // signed-in account, nil when signed out
+	presence presenceArgs  // our own presence, as last set
 	// queries holds the archive queries in flight, by queryid.
 	queries map[string]*archiveQuery
+
+	store      storage.Store
+	persist    *persister
+	kick       chan struct{} // retry a reconnect now
+	outboxKick chan struct{} // something new in the outbox
+	outboxSeq  int
 }
 
 // New returns an offline engine.
@@ -60,7 +72,14 @@ func New(cfg Config) *Engine {
 	if cfg.Emit == nil {
 		cfg.Emit = func(string, []byte) {}
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger, st: newState(), queries: map[string]*archiveQuery{}}
+	if cfg.Store == nil {
+		cfg.Store = storage.NewMemory()
+	}
+	return &Engine{
+		cfg: cfg, log: cfg.Logger, st: newState(), queries: map[string]*archiveQuery{},
+		store: cfg.Store, persist: newPersister(cfg.Store, cfg.Logger.Error),
+		kick: make(chan struct{}, 1), outboxKick: make(chan struct{}, 1),
+	}
 }
 
 // Request handles one raw JSON request from tab without blocking the caller: the response is
@@ -102,14 +121,15 @@ type opFunc func(ctx context.Context, args json.RawMessage) (any, error)
 
 func (e *Engine) ops() map[string]opFunc {
 	return map[string]opFunc{
-		"tab.attach":     func(context.Context, json.RawMessage) (any, error) { return e.Snapshot(), nil },
-		"tab.detach":     func(context.Context, json.RawMessage) (any, error) { return nil, nil },
-		"session.login":  e.opLogin,
-		"session.logout": e.opLogout,
-		"roster.list":    e.opRosterList,
-		"presence.set":   e.opPresenceSet,
-		"chat.send":      e.opChatSend,
-		"chat.history":   e.opHistory,
+		"tab.attach":        func(context.Context, json.RawMessage) (any, error) { return e.Snapshot(), nil },
+		"tab.detach":        func(context.Context, json.RawMessage) (any, error) { return nil, nil },
+		"session.login":     e.opLogin,
+		"session.logout":    e.opLogout,
+		"roster.list":       e.opRosterList,
+		"presence.set":      e.opPresenceSet,
+		"chat.send":         e.opChatSend,
+		"chat.history":      e.opHistory,
+		"session.reconnect": e.opReconnect,
 	}
 }
 

@@ -73,6 +73,30 @@ func (r *recorder) waitEvent(t *testing.T, name string, ok func(data json.RawMes
 	}
 }
 
+// messages returns the message events received, latest state per id, in first-seen order.
+func (r *recorder) messages() []protocol.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []protocol.Message
+	seen := map[string]int{}
+	for _, m := range r.msgs {
+		var ev string
+		_ = json.Unmarshal(m["event"], &ev)
+		if ev != "message" {
+			continue
+		}
+		var msg protocol.Message
+		_ = json.Unmarshal(m["data"], &msg)
+		if i, ok := seen[msg.ID]; ok {
+			out[i] = msg
+			continue
+		}
+		seen[msg.ID] = len(out)
+		out = append(out, msg)
+	}
+	return out
+}
+
 func (r *recorder) count(name string, ok func(json.RawMessage) bool) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

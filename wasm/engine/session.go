@@ -5,24 +5,37 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"time"
 
 	"github.com/coder/websocket"
-	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/carbons"
 	"mellium.im/xmpp/jid"
-	"mellium.im/xmpp/stanza"
 
 	"github.com/sparkweb/sparkweb/wasm/protocol"
+	"github.com/sparkweb/sparkweb/wasm/scram"
 	"github.com/sparkweb/sparkweb/wasm/xmppws"
 )
 
-// loginTimeout bounds everything from the token request to the first presence.
-const loginTimeout = 30 * time.Second
+const (
+	// loginTimeout bounds one attempt, from the token request to the first presence.
+	loginTimeout = 30 * time.Second
+	// Reconnect backoff: exponential from backoffBase, capped, with jitter so that many clients
+	// dropped together by a server restart do not come back together.
+	backoffBase = 500 * time.Millisecond
+	backoffCap  = 30 * time.Second
+)
+
+// account is what the engine keeps to log in again without the user: never the password.
+type account struct {
+	JID      string      `json:"jid"` // full JID: the resource stays the same across reconnects
+	Keys     *scram.Keys `json:"keys"`
+	Token    string      `json:"token,omitempty"`
+	TokenExp time.Time   `json:"tokenExp,omitzero"`
+}
 
 func (e *Engine) opLogin(ctx context.Context, raw json.RawMessage) (any, error) {
 	var args struct {
@@ -53,18 +66,23 @@ func (e *Engine) opLogin(ctx context.Context, raw json.RawMessage) (any, error) 
 
 	e.mu.Lock()
 	switch e.st.session.State {
-	case protocol.StateConnecting, protocol.StateOnline:
+	case protocol.StateConnecting, protocol.StateOnline, protocol.StateReconnecting:
 		e.mu.Unlock()
 		return nil, protocol.Errorf(protocol.CodeConflict, "already %s as %s", e.st.session.State, e.st.session.JID)
 	}
+	if e.acct != nil && e.acct.JID != j.String() {
+		// Another account signs in: nothing of the previous one may show.
+		e.forgetLocked()
+	}
 	e.gen++
 	gen := e.gen
+	e.acct = &account{JID: j.String()}
 	e.setSessionLocked(protocol.Session{State: protocol.StateConnecting, JID: j.Bare().String()})
 	e.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
 	defer cancel()
-	bound, err := e.connect(ctx, gen, j, args.Password)
+	bound, err := e.connect(ctx, gen, args.Password)
 	if err != nil {
 		perr := protocol.AsError(err)
 		e.log.Info("login failed", "jid", j.Bare().String(), "code", perr.Code, "err", perr.Message)
@@ -74,6 +92,7 @@ func (e *Engine) opLogin(ctx context.Context, raw json.RawMessage) (any, error) 
 			if perr.Code == protocol.CodeNotAuthorized {
 				st = protocol.StateAuthFailed
 			}
+			e.acct = nil
 			e.dropSessionLocked()
 			e.setSessionLocked(protocol.Session{State: st, JID: j.Bare().String(), Error: perr})
 		}
@@ -83,9 +102,16 @@ func (e *Engine) opLogin(ctx context.Context, raw json.RawMessage) (any, error) 
 	return map[string]string{"jid": bound.String()}, nil
 }
 
-// connect runs the whole login: token, WebSocket, SASL and bind, roster, initial presence.
-func (e *Engine) connect(ctx context.Context, gen int, j jid.JID, password string) (jid.JID, error) {
-	token, err := e.fetchToken(ctx, j, password)
+// connect makes one login attempt for e.acct: token, WebSocket, SASL (with the password if
+// given, else the stored keys) and bind, roster, carbons, initial presence; then it goes online,
+// flushes the outbox and catches up from the archive.
+func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID, error) {
+	e.mu.Lock()
+	acct := *e.acct
+	e.mu.Unlock()
+	j := jid.MustParse(acct.JID)
+
+	token, exp, err := e.relayToken(ctx, j, password, acct)
 	if err != nil {
 		return jid.JID{}, err
 	}
@@ -101,12 +127,18 @@ func (e *Engine) connect(ctx context.Context, gen int, j jid.JID, password strin
 		}
 		return jid.JID{}, protocol.Errorf(protocol.CodeServerUnreachable, "relay WebSocket unreachable: %v", err)
 	}
-	sess, err := xmppws.Login(ctx, conn, xmppws.LoginConfig{JID: j, Password: password})
+	var keys scram.Keys
+	sess, err := xmppws.Login(ctx, conn, xmppws.LoginConfig{
+		JID:        j,
+		Mechanisms: scram.Mechanisms(password, acct.Keys, func(k scram.Keys) { keys = k }),
+	})
 	if err != nil {
 		_ = conn.Close()
 		switch {
 		case errors.Is(err, xmppws.ErrNotAuthorized):
 			return jid.JID{}, protocol.Errorf(protocol.CodeNotAuthorized, "wrong username or password")
+		case errors.Is(err, scram.ErrStaleKeys):
+			return jid.JID{}, protocol.Errorf(protocol.CodeNotAuthorized, "the password has changed: sign in again")
 		case conn.CloseStatus() == websocket.StatusBadGateway:
 			return jid.JID{}, protocol.Errorf(protocol.CodeServerUnreachable, "XMPP server unreachable: %s", conn.CloseReason())
 		}
@@ -122,6 +154,8 @@ func (e *Engine) connect(ctx context.Context, gen int, j jid.JID, password strin
 		return jid.JID{}, protocol.Errorf(protocol.CodeConflict, "login cancelled")
 	}
 	e.sess, e.conn, e.done = sess, conn, done
+	e.acct.Keys, e.acct.Token, e.acct.TokenExp = &keys, token, exp
+	e.persistLocked(keyAccount, *e.acct)
 	e.mu.Unlock()
 	go e.serve(gen, sess, conn, done)
 
@@ -132,18 +166,20 @@ func (e *Engine) connect(ctx context.Context, gen int, j jid.JID, password strin
 	if err := carbons.Enable(ctx, sess); err != nil {
 		e.log.Warn("carbons unavailable", "err", err)
 	}
-	if err := e.sendPresence(ctx, sess, presenceArgs{}); err != nil {
+	if err := e.sendPresence(ctx, sess, e.ownPresence()); err != nil {
 		return jid.JID{}, protocol.Errorf(protocol.CodeInternal, "initial presence: %v", err)
 	}
 
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.gen != gen || e.sess != sess {
+		e.mu.Unlock()
 		return jid.JID{}, protocol.Errorf(protocol.CodeServerUnreachable, "connection lost during login")
 	}
 	bound := sess.LocalAddr()
 	e.setSessionLocked(protocol.Session{State: protocol.StateOnline, JID: bound.String()})
+	e.mu.Unlock()
 	e.log.Info("online", "jid", bound.String())
+	go e.pumpOutbox(sess, done)
 	go func() {
 		if err := e.catchUp(context.Background(), sess); err != nil {
 			e.log.Warn("archive catch-up failed", "err", err)
@@ -152,8 +188,24 @@ func (e *Engine) connect(ctx context.Context, gen int, j jid.JID, password strin
 	return bound, nil
 }
 
-// serve reads the stream until it ends, then reports the session offline unless a newer login
-// or a logout already took over.
+// relayToken returns a relay JWT: from the password when there is one, else the one we hold
+// while it is still good, else a new one for the relay's refresh cookie.
+func (e *Engine) relayToken(ctx context.Context, j jid.JID, password string, acct account) (string, time.Time, error) {
+	if password != "" {
+		return e.fetchToken(ctx, passwordGrant(j, password))
+	}
+	if acct.Token != "" && time.Until(acct.TokenExp) > 30*time.Second {
+		return acct.Token, acct.TokenExp, nil
+	}
+	tok, exp, err := e.fetchToken(ctx, refreshGrant())
+	var perr *protocol.Error
+	if errors.As(err, &perr) && perr.Code == protocol.CodeNotAuthorized {
+		return "", time.Time{}, protocol.Errorf(protocol.CodeNotAuthorized, "the sign-in has expired: sign in again")
+	}
+	return tok, exp, err
+}
+
+// serve reads the stream until it ends; an end we did not ask for starts reconnecting.
 func (e *Engine) serve(gen int, sess *xmpp.Session, conn *xmppws.Conn, done chan struct{}) {
 	defer close(done)
 	err := sess.Serve(xmpp.HandlerFunc(e.handle))
@@ -170,10 +222,71 @@ func (e *Engine) serve(gen int, sess *xmpp.Session, conn *xmppws.Conn, done chan
 	}
 	e.dropSessionLocked()
 	e.setSessionLocked(protocol.Session{
-		State: protocol.StateOffline,
-		JID:   sess.LocalAddr().Bare().String(),
+		State: protocol.StateReconnecting,
+		JID:   sess.LocalAddr().String(),
 		Error: protocol.Errorf(protocol.CodeServerUnreachable, "%s", reason),
 	})
+	go e.reconnect(gen)
+}
+
+// reconnect logs in again with the stored keys until it works, the credentials are refused,
+// or the user logs out.
+func (e *Engine) reconnect(gen int) {
+	for attempt := 0; ; attempt++ {
+		select {
+		case <-time.After(backoff(attempt)):
+		case <-e.kick:
+		}
+		e.mu.Lock()
+		if e.gen != gen || e.acct == nil {
+			e.mu.Unlock()
+			return
+		}
+		e.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
+		_, err := e.connect(ctx, gen, "")
+		cancel()
+		if err == nil {
+			return
+		}
+		perr := protocol.AsError(err)
+		e.mu.Lock()
+		if e.gen != gen {
+			e.mu.Unlock()
+			return
+		}
+		st := protocol.StateReconnecting
+		if perr.Code == protocol.CodeNotAuthorized {
+			st = protocol.StateAuthFailed
+		}
+		e.setSessionLocked(protocol.Session{State: st, JID: e.acct.JID, Error: perr})
+		e.mu.Unlock()
+		e.log.Info("reconnect failed", "attempt", attempt, "code", perr.Code, "err", perr.Message)
+		if st == protocol.StateAuthFailed {
+			return
+		}
+	}
+}
+
+// backoff is the wait before reconnect attempt n: 0 for the first, then exponential with jitter.
+func backoff(n int) time.Duration {
+	if n == 0 {
+		return 0
+	}
+	d := backoffCap
+	if n < 16 {
+		d = min(backoffCap, backoffBase<<(n-1))
+	}
+	return d/2 + mrand.N(d/2+1)
+}
+
+// opReconnect retries at once, e.g. when the browser reports the network is back.
+func (e *Engine) opReconnect(context.Context, json.RawMessage) (any, error) {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+	return nil, nil
 }
 
 func (e *Engine) opLogout(ctx context.Context, _ json.RawMessage) (any, error) {
@@ -181,6 +294,7 @@ func (e *Engine) opLogout(ctx context.Context, _ json.RawMessage) (any, error) {
 	sess, conn, done := e.sess, e.conn, e.done
 	e.gen++
 	e.dropSessionLocked()
+	e.forgetLocked()
 	e.setSessionLocked(protocol.Session{State: protocol.StateOffline})
 	e.mu.Unlock()
 	if sess == nil {
@@ -198,6 +312,28 @@ func (e *Engine) opLogout(ctx context.Context, _ json.RawMessage) (any, error) {
 	}
 	_ = conn.Close()
 	return nil, nil
+}
+
+// Close stops the engine as closing the browser would: the connection drops without a goodbye
+// (the server may keep the session for resumption), and everything stored stays stored.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	e.gen++
+	conn := e.conn
+	e.dropSessionLocked()
+	e.mu.Unlock()
+	if conn != nil {
+		_ = conn.Close()
+	}
+	e.persist.sync()
+}
+
+// forgetLocked drops the account and everything stored for it: after a logout, the next
+// person at this browser sees nothing of it.
+func (e *Engine) forgetLocked() {
+	e.acct = nil
+	e.st = newState()
+	e.wipeLocked()
 }
 
 // dropSessionLocked forgets the live session and everything that only holds while online.
@@ -223,69 +359,6 @@ func (e *Engine) online() (*xmpp.Session, error) {
 		return nil, protocol.Errorf(protocol.CodeNotConnected, "not connected")
 	}
 	return e.sess, nil
-}
-
-const nsRoster = "jabber:iq:roster"
-
-// rosterQuery is jabber:iq:roster's <query/>, in a fetch result and in a push. mellium's roster
-// package drops the ask attribute, which the UI needs to show pending requests.
-type rosterQuery struct {
-	Ver   string `xml:"ver,attr"`
-	Items []struct {
-		JID          string   `xml:"jid,attr"`
-		Name         string   `xml:"name,attr"`
-		Subscription string   `xml:"subscription,attr"`
-		Ask          string   `xml:"ask,attr"`
-		Groups       []string `xml:"group"`
-	} `xml:"item"`
-}
-
-func (q rosterQuery) items() []protocol.RosterItem {
-	out := make([]protocol.RosterItem, 0, len(q.Items))
-	for _, it := range q.Items {
-		j, err := jid.Parse(it.JID)
-		if err != nil {
-			continue // a bad item is skipped, not fatal: the rest of the roster still works
-		}
-		sub, groups := it.Subscription, it.Groups
-		if sub == "" {
-			sub = "none"
-		}
-		if groups == nil {
-			groups = []string{}
-		}
-		out = append(out, protocol.RosterItem{JID: j.Bare().String(), Name: it.Name, Subscription: sub, Ask: it.Ask == "subscribe", Groups: groups})
-	}
-	return out
-}
-
-func (e *Engine) fetchRoster(ctx context.Context, sess *xmpp.Session) error {
-	var q rosterQuery
-	err := sess.UnmarshalIQElement(ctx,
-		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsRoster, Local: "query"}}),
-		stanza.IQ{XMLName: xml.Name{Space: stanza.NSClient, Local: "iq"}, ID: randomID(), Type: stanza.GetIQ}, &q)
-	var se stanza.Error
-	switch {
-	case errors.As(err, &se):
-		return stanzaError(&se, "fetch roster")
-	case err != nil:
-		return protocol.Errorf(protocol.CodeInternal, "fetch roster: %v", err)
-	}
-	items := q.items()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.st.roster = make(map[string]protocol.RosterItem, len(items))
-	for _, it := range items {
-		e.st.roster[it.JID] = it
-	}
-	e.emitLocked("roster", protocol.Roster{Items: e.st.rosterList(), Full: true})
-	return nil
-}
-
-func (e *Engine) opRosterList(context.Context, json.RawMessage) (any, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return protocol.Roster{Items: e.st.rosterList(), Full: true}, nil
 }
 
 func randomID() string {

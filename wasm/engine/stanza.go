@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
@@ -155,10 +154,14 @@ func chatMessage(m mam.Message, me jid.JID, archiveID string, stamp time.Time) (
 	if stamp.IsZero() {
 		stamp = time.Now()
 	}
-	return protocol.Message{
+	msg := protocol.Message{
 		ID: id, From: from.String(), To: to.String(), With: with.String(), Body: *m.Body,
 		Timestamp: timestamp(stamp), Outgoing: outgoing, StanzaID: archiveID,
-	}, true
+	}
+	if outgoing {
+		msg.State = protocol.MessageSent // it came back from the server, so the server has it
+	}
+	return msg, true
 }
 
 // timestamp formats t with a fixed width, so that timestamps sort as strings.
@@ -166,11 +169,13 @@ func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.
 
 // fileLocked adds a message to its conversation and tells the tabs, once. e.mu must be held.
 func (e *Engine) fileLocked(msg protocol.Message) {
-	if msg.StanzaID != "" {
+	if msg.StanzaID != "" && msg.StanzaID != e.st.lastArchived {
 		e.st.lastArchived = msg.StanzaID
+		e.persistLocked(keyArchived, msg.StanzaID)
 	}
 	if e.st.addMessage(msg) {
 		e.emitLocked("message", msg)
+		e.persistConversationLocked(msg.With)
 	}
 }
 
@@ -212,20 +217,6 @@ func showOf(s string) string {
 	return "available"
 }
 
-func (e *Engine) onRosterPush(q rosterQuery) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	items := q.items()
-	for _, it := range items {
-		if it.Subscription == "remove" {
-			delete(e.st.roster, it.JID)
-		} else {
-			e.st.roster[it.JID] = it
-		}
-	}
-	e.emitLocked("roster", protocol.Roster{Items: items, Full: false})
-}
-
 type presenceArgs struct {
 	Show        string `json:"show"`
 	Status      string `json:"status"`
@@ -250,10 +241,19 @@ func (e *Engine) opPresenceSet(ctx context.Context, raw json.RawMessage) (any, e
 	if err != nil {
 		return nil, err
 	}
+	e.mu.Lock()
+	e.presence = args // restored after a reconnect
+	e.mu.Unlock()
 	if err := e.sendPresence(ctx, sess, args); err != nil {
 		return nil, protocol.Errorf(protocol.CodeNotConnected, "send presence: %v", err)
 	}
 	return nil, nil
+}
+
+func (e *Engine) ownPresence() presenceArgs {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.presence
 }
 
 func (e *Engine) sendPresence(ctx context.Context, sess *xmpp.Session, a presenceArgs) error {
@@ -272,49 +272,6 @@ func (e *Engine) sendPresence(ctx context.Context, sess *xmpp.Session, a presenc
 		payload = append(payload, textElement("priority", strconv.Itoa(*a.Priority)))
 	}
 	return sess.Send(ctx, p.Wrap(xmlstream.MultiReader(payload...)))
-}
-
-func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, error) {
-	var args struct {
-		To   string `json:"to"`
-		Body string `json:"body"`
-	}
-	if err := protocol.DecodeArgs(raw, &args); err != nil {
-		return nil, err
-	}
-	to, err := jid.Parse(args.To)
-	if err != nil {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.To)
-	}
-	switch {
-	case args.Body == "":
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "empty message")
-	case len(args.Body) > maxBody:
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "message too long: %d bytes, at most %d", len(args.Body), maxBody)
-	case !utf8.ValidString(args.Body):
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "message is not valid UTF-8")
-	}
-	sess, err := e.online()
-	if err != nil {
-		return nil, err
-	}
-	id := randomID()
-	msg := stanza.Message{XMLName: xml.Name{Space: stanza.NSClient, Local: "message"}, ID: id, To: to, Type: stanza.ChatMessage}
-	originID := xmlstream.Wrap(nil, xml.StartElement{
-		Name: xml.Name{Space: nsSID, Local: "origin-id"},
-		Attr: []xml.Attr{{Name: xml.Name{Local: "id"}, Value: id}},
-	})
-	if err := sess.Send(ctx, msg.Wrap(xmlstream.MultiReader(textElement("body", args.Body), originID))); err != nil {
-		return nil, protocol.Errorf(protocol.CodeNotConnected, "send message: %v", err)
-	}
-	out := protocol.Message{
-		ID: id, From: sess.LocalAddr().String(), To: to.String(), With: to.Bare().String(),
-		Body: args.Body, Timestamp: timestamp(time.Now()), Outgoing: true,
-	}
-	e.mu.Lock()
-	e.fileLocked(out)
-	e.mu.Unlock()
-	return map[string]string{"id": id}, nil
 }
 
 func textElement(name, text string) xml.TokenReader {

@@ -8,43 +8,54 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 )
 
-// fetchToken exchanges the password for a relay JWT (POST /api/token, grant_type=password).
-func (e *Engine) fetchToken(ctx context.Context, j jid.JID, password string) (string, error) {
-	form := url.Values{"grant_type": {"password"}, "username": {j.Bare().String()}, "password": {password}}
+func passwordGrant(j jid.JID, password string) url.Values {
+	return url.Values{"grant_type": {"password"}, "username": {j.Bare().String()}, "password": {password}}
+}
+
+// refreshGrant asks for a new token with the relay's HttpOnly refresh cookie, which the browser
+// (or a native client's cookie jar) sends by itself.
+func refreshGrant() url.Values {
+	return url.Values{"grant_type": {"refresh_token"}}
+}
+
+// fetchToken exchanges a grant for a relay JWT at POST /api/token, and tells when it expires.
+func (e *Engine) fetchToken(ctx context.Context, form url.Values) (string, time.Time, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(e.cfg.RelayURL, "/")+"/api/token", strings.NewReader(form.Encode()))
 	if err != nil {
-		return "", protocol.Errorf(protocol.CodeInternal, "token request: %v", err)
+		return "", time.Time{}, protocol.Errorf(protocol.CodeInternal, "token request: %v", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	resp, err := e.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return "", protocol.Errorf(protocol.CodeServerUnreachable, "relay unreachable: %v", err)
+		return "", time.Time{}, protocol.Errorf(protocol.CodeServerUnreachable, "relay unreachable: %v", err)
 	}
 	defer resp.Body.Close()
 	var body struct {
 		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body); err != nil {
-		return "", protocol.Errorf(protocol.CodeServerUnreachable, "relay answered HTTP %d without a token", resp.StatusCode)
+		return "", time.Time{}, protocol.Errorf(protocol.CodeServerUnreachable, "relay answered HTTP %d without a token", resp.StatusCode)
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK && body.AccessToken != "":
-		return body.AccessToken, nil
+		return body.AccessToken, time.Now().Add(time.Duration(body.ExpiresIn) * time.Second), nil
 	case body.Error == "invalid_grant":
-		return "", protocol.Errorf(protocol.CodeNotAuthorized, "wrong username or password")
+		return "", time.Time{}, protocol.Errorf(protocol.CodeNotAuthorized, "wrong username or password")
 	case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusBadGateway:
-		return "", protocol.Errorf(protocol.CodeServerUnreachable, "XMPP server unreachable: %s", body.Description)
+		return "", time.Time{}, protocol.Errorf(protocol.CodeServerUnreachable, "XMPP server unreachable: %s", body.Description)
 	default:
-		return "", protocol.Errorf(protocol.CodeInternal, "token refused (HTTP %d %s): %s", resp.StatusCode, body.Error, body.Description)
+		return "", time.Time{}, protocol.Errorf(protocol.CodeInternal, "token refused (HTTP %d %s): %s", resp.StatusCode, body.Error, body.Description)
 	}
 }
 

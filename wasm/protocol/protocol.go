@@ -76,10 +76,11 @@ func DecodeArgs(raw json.RawMessage, v any) error {
 
 // Session states, the data of the "session" event.
 const (
-	StateOffline    = "offline"
-	StateConnecting = "connecting"
-	StateOnline     = "online"
-	StateAuthFailed = "auth-failed"
+	StateOffline      = "offline"
+	StateConnecting   = "connecting"
+	StateOnline       = "online"
+	StateReconnecting = "reconnecting"
+	StateAuthFailed   = "auth-failed"
 )
 
 // Session is the data of the "session" event and the snapshot's session.
@@ -125,7 +126,15 @@ type Message struct {
 	// StanzaID is the id of the message in the account's archive (XEP-0359), once known; it is
 	// the cursor for paging back with chat.history.
 	StanzaID string `json:"stanzaId,omitempty"`
+	// State of an outgoing message: "pending" until the server has it, then "sent".
+	State string `json:"state,omitempty"`
 }
+
+// Outgoing message states.
+const (
+	MessagePending = "pending"
+	MessageSent    = "sent"
+)
 
 // History is the result of chat.history: one page, oldest first.
 type History struct {

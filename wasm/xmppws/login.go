@@ -30,17 +30,32 @@ type LoginConfig struct {
 	NoBind bool
 	// AllowPlain also offers SASL PLAIN. SCRAM is always preferred.
 	AllowPlain bool
+	// Mechanisms, if set, replaces the SASL mechanisms offered, e.g. SCRAM from stored keys
+	// (package scram); Password and AllowPlain are then not used.
+	Mechanisms []sasl.Mechanism
+	// Resume, if not nil, is negotiated after SASL instead of resource binding: it restores an
+	// earlier session (XEP-0198 resumption, see package sm) and must leave the session Ready
+	// with its address set. Its error, such as a refused resumption, is Login's error.
+	Resume *xmpp.StreamFeature
 }
 
 // Login negotiates a client stream on conn: SASL with SCRAM-SHA-256 or SCRAM-SHA-1 (never the
 // -PLUS variants: a browser has no channel binding) and, unless NoBind, resource binding.
 // The connection is treated as secure: the relay link is TLS or loopback.
 func Login(ctx context.Context, conn net.Conn, cfg LoginConfig) (*xmpp.Session, error) {
-	mechs := []sasl.Mechanism{sasl.ScramSha256, sasl.ScramSha1}
-	if cfg.AllowPlain {
-		mechs = append(mechs, sasl.Plain)
+	mechs := cfg.Mechanisms
+	if mechs == nil {
+		mechs = []sasl.Mechanism{sasl.ScramSha256, sasl.ScramSha1}
+		if cfg.AllowPlain {
+			mechs = append(mechs, sasl.Plain)
+		}
 	}
 	features := []xmpp.StreamFeature{xmpp.SASL("", cfg.Password, mechs...), bindResource(cfg.JID.Resourcepart(), !cfg.NoBind)}
+	if cfg.Resume != nil {
+		// Without bind in the list, mellium negotiates the resumption as the one feature after
+		// SASL, and returns its error instead of moving on to bind.
+		features[1] = *cfg.Resume
+	}
 	s, err := xmpp.NewSession(ctx, cfg.JID.Domain(), cfg.JID.Bare(), conn, xmpp.Secure,
 		websocket.Negotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
 			return xmpp.StreamConfig{Features: features}

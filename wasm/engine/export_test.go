@@ -1,0 +1,12 @@
+package engine
+
+// DropConnection closes the WebSocket under the session without ending the XMPP stream, as a
+// failing network does. Tests use it to inject faults.
+func (e *Engine) DropConnection() {
+	e.mu.Lock()
+	c := e.conn
+	e.mu.Unlock()
+	if c != nil {
+		_ = c.Close()
+	}
+}

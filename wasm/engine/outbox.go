@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+
+	"github.com/sparkweb/sparkweb/wasm/protocol"
+	"github.com/sparkweb/sparkweb/wasm/storage"
+)
+
+// The outbox: every message a tab sends is stored before anything else happens, then one pump
+// per session sends what is stored, in order. A message stays "pending" (and stored) until the
+// server has it, so one typed offline, or lost with a dropped connection, goes out once the
+// session is back. Its id doubles as XEP-0359 origin-id, so a resend after a failed resumption
+// is recognised as the same message by every receiver and by the archive.
+
+const outboxPrefix = "outbox/"
+
+// outboxEntry is a stored pending message. Its key orders the outbox: time, then a sequence for
+// messages sent within the same millisecond.
+type outboxEntry struct {
+	Key     string           `json:"key"`
+	Message protocol.Message `json:"message"`
+}
+
+func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, error) {
+	var args struct {
+		To   string `json:"to"`
+		Body string `json:"body"`
+	}
+	if err := protocol.DecodeArgs(raw, &args); err != nil {
+		return nil, err
+	}
+	to, err := jid.Parse(args.To)
+	if err != nil {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.To)
+	}
+	switch {
+	case args.Body == "":
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "empty message")
+	case len(args.Body) > maxBody:
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "message too long: %d bytes, at most %d", len(args.Body), maxBody)
+	case !utf8.ValidString(args.Body):
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "message is not valid UTF-8")
+	}
+	e.mu.Lock()
+	if e.acct == nil {
+		e.mu.Unlock()
+		return nil, protocol.Errorf(protocol.CodeNotConnected, "not signed in")
+	}
+	out := protocol.Message{
+		ID: randomID(), From: e.acct.JID, To: to.String(), With: to.Bare().String(), Body: args.Body,
+		Timestamp: timestamp(time.Now()), Outgoing: true, State: protocol.MessagePending,
+	}
+	e.outboxSeq++
+	ent := outboxEntry{Key: fmt.Sprintf("%s%s/%06d/%s", outboxPrefix, out.Timestamp, e.outboxSeq%1e6, out.ID), Message: out}
+	e.mu.Unlock()
+	if err := storage.PutJSON(ctx, e.store, ent.Key, ent); err != nil {
+		return nil, protocol.Errorf(protocol.CodeInternal, "keep message: %v", err)
+	}
+	e.mu.Lock()
+	e.fileLocked(out)
+	e.mu.Unlock()
+	e.kickOutbox()
+	return map[string]string{"id": out.ID}, nil
+}
+
+func (e *Engine) kickOutbox() {
+	select {
+	case e.outboxKick <- struct{}{}:
+	default:
+	}
+}
+
+// pumpOutbox sends stored messages over sess until the session ends.
+func (e *Engine) pumpOutbox(sess *xmpp.Session, done <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-done
+		cancel()
+	}()
+	sent := map[string]bool{} // by this session, awaiting the server's acknowledgement
+	for {
+		entries, err := e.store.List(ctx, outboxPrefix)
+		if err != nil {
+			e.log.Error("read outbox", "err", err)
+		}
+		for _, ent := range entries {
+			var oe outboxEntry
+			if err := json.Unmarshal([]byte(ent.Value), &oe); err != nil {
+				e.log.Error("drop unreadable outbox entry", "key", ent.Key, "err", err)
+				_ = e.store.Delete(ctx, ent.Key)
+				continue
+			}
+			if sent[oe.Message.ID] {
+				continue
+			}
+			if err := transmit(ctx, sess, oe.Message); err != nil {
+				e.log.Warn("send from outbox", "id", oe.Message.ID, "err", err)
+				break // the session is failing; the next one resends
+			}
+			sent[oe.Message.ID] = true
+			e.delivered(ctx, oe)
+		}
+		select {
+		case <-e.outboxKick:
+		case <-done:
+			return
+		}
+	}
+}
+
+// transmit writes one chat message with its origin-id.
+func transmit(ctx context.Context, sess *xmpp.Session, m protocol.Message) error {
+	to, err := jid.Parse(m.To)
+	if err != nil {
+		return err
+	}
+	msg := stanza.Message{XMLName: xml.Name{Space: stanza.NSClient, Local: "message"}, ID: m.ID, To: to, Type: stanza.ChatMessage}
+	originID := xmlstream.Wrap(nil, xml.StartElement{
+		Name: xml.Name{Space: nsSID, Local: "origin-id"},
+		Attr: []xml.Attr{{Name: xml.Name{Local: "id"}, Value: m.ID}},
+	})
+	return sess.Send(ctx, msg.Wrap(xmlstream.MultiReader(textElement("body", m.Body), originID)))
+}
+
+// delivered marks a message sent once the server has it, and lets go of its outbox entry.
+func (e *Engine) delivered(ctx context.Context, oe outboxEntry) {
+	m := oe.Message
+	e.mu.Lock()
+	conv := e.st.conversations[m.With]
+	for i := len(conv) - 1; i >= 0; i-- {
+		if conv[i].ID == m.ID && conv[i].Outgoing {
+			conv[i].State = protocol.MessageSent
+			e.emitLocked("message", conv[i])
+			e.persistConversationLocked(m.With)
+			break
+		}
+	}
+	e.mu.Unlock()
+	if err := e.store.Delete(ctx, oe.Key); err != nil {
+		e.log.Error("outbox delete", "id", m.ID, "err", err)
+	}
+}

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+
+	"github.com/sparkweb/sparkweb/wasm/protocol"
+)
+
+const nsRoster = "jabber:iq:roster"
+
+// rosterQuery is jabber:iq:roster's <query/>, in a fetch result and in a push. mellium's roster
+// package drops the ask attribute, which the UI needs to show pending requests.
+type rosterQuery struct {
+	Ver   string `xml:"ver,attr"`
+	Items []struct {
+		JID          string   `xml:"jid,attr"`
+		Name         string   `xml:"name,attr"`
+		Subscription string   `xml:"subscription,attr"`
+		Ask          string   `xml:"ask,attr"`
+		Groups       []string `xml:"group"`
+	} `xml:"item"`
+}
+
+func (q rosterQuery) items() []protocol.RosterItem {
+	out := make([]protocol.RosterItem, 0, len(q.Items))
+	for _, it := range q.Items {
+		j, err := jid.Parse(it.JID)
+		if err != nil {
+			continue // a bad item is skipped, not fatal: the rest of the roster still works
+		}
+		sub, groups := it.Subscription, it.Groups
+		if sub == "" {
+			sub = "none"
+		}
+		if groups == nil {
+			groups = []string{}
+		}
+		out = append(out, protocol.RosterItem{JID: j.Bare().String(), Name: it.Name, Subscription: sub, Ask: it.Ask == "subscribe", Groups: groups})
+	}
+	return out
+}
+
+func (e *Engine) fetchRoster(ctx context.Context, sess *xmpp.Session) error {
+	var q rosterQuery
+	err := sess.UnmarshalIQElement(ctx,
+		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsRoster, Local: "query"}}),
+		stanza.IQ{XMLName: xml.Name{Space: stanza.NSClient, Local: "iq"}, ID: randomID(), Type: stanza.GetIQ}, &q)
+	var se stanza.Error
+	switch {
+	case errors.As(err, &se):
+		return stanzaError(&se, "fetch roster")
+	case err != nil:
+		return protocol.Errorf(protocol.CodeInternal, "fetch roster: %v", err)
+	}
+	items := q.items()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.st.roster = make(map[string]protocol.RosterItem, len(items))
+	for _, it := range items {
+		e.st.roster[it.JID] = it
+	}
+	e.emitLocked("roster", protocol.Roster{Items: e.st.rosterList(), Full: true})
+	e.persistRosterLocked()
+	return nil
+}
+
+func (e *Engine) opRosterList(context.Context, json.RawMessage) (any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return protocol.Roster{Items: e.st.rosterList(), Full: true}, nil
+}
+
+func (e *Engine) onRosterPush(q rosterQuery) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	items := q.items()
+	for _, it := range items {
+		if it.Subscription == "remove" {
+			delete(e.st.roster, it.JID)
+		} else {
+			e.st.roster[it.JID] = it
+		}
+	}
+	e.emitLocked("roster", protocol.Roster{Items: items, Full: false})
+	e.persistRosterLocked()
+}
