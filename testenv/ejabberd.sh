@@ -6,6 +6,7 @@
 #   ejabberd.sh adduser DIR USER PASSWORD
 #   ejabberd.sh passwd DIR USER PASSWORD
 #   ejabberd.sh befriend DIR USER1 USER2   mutual "both" subscription
+#   ejabberd.sh restart DIR        stop, then start again on the same ports with the same data
 #   ejabberd.sh stop DIR
 #
 # Env for start: EJABBERD_JWT_SECRET (HS256 secret for JWT logins), EJABBERD_COMPONENT_SECRET.
@@ -35,9 +36,9 @@ start)
   secret=${EJABBERD_JWT_SECRET:-test-jwt-secret-0123456789abcdef}
   cat > "$DIR/env" <<ENV
 EJABBERD_DOMAIN=localhost
-EJABBERD_C2S_PORT=$(free_port)
-EJABBERD_HTTP_PORT=$(free_port)
-EJABBERD_COMPONENT_PORT=$(free_port)
+EJABBERD_C2S_PORT=${EJABBERD_C2S_PORT:-$(free_port)}
+EJABBERD_HTTP_PORT=${EJABBERD_HTTP_PORT:-$(free_port)}
+EJABBERD_COMPONENT_PORT=${EJABBERD_COMPONENT_PORT:-$(free_port)}
 EJABBERD_COMPONENT_SECRET=${EJABBERD_COMPONENT_SECRET:-push-secret}
 EJABBERD_JWT_SECRET=$secret
 ENV
@@ -79,6 +80,11 @@ befriend)
     name="$(printf %s "${2:0:1}" | tr a-z A-Z)${2:1}"
     api add_rosteritem "{\"localuser\":\"$1\",\"localhost\":\"$EJABBERD_DOMAIN\",\"user\":\"$2\",\"host\":\"$EJABBERD_DOMAIN\",\"nick\":\"$name\",\"group\":\"Friends\",\"subs\":\"both\"}" >/dev/null
   done ;;
+restart)
+  load_env
+  "$0" stop "$DIR"
+  EJABBERD_C2S_PORT=$EJABBERD_C2S_PORT EJABBERD_HTTP_PORT=$EJABBERD_HTTP_PORT \
+    EJABBERD_COMPONENT_PORT=$EJABBERD_COMPONENT_PORT exec "$0" start "$DIR" ;;
 stop)
   if [ -f "$DIR/ejabberd.pid" ]; then
     pid=$(cat "$DIR/ejabberd.pid")

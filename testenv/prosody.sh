@@ -6,6 +6,7 @@
 #   prosody.sh adduser DIR USER PASSWORD
 #   prosody.sh passwd DIR USER PASSWORD
 #   prosody.sh befriend DIR USER1 USER2   mutual "both" subscription (before either logs in)
+#   prosody.sh restart DIR          stop, then start again on the same ports with the same data
 #   prosody.sh stop DIR
 #
 # Env for start: PROSODY_DOMAIN (localhost), PROSODY_PASSWORD_HASH (SHA-1 | SHA-256),
@@ -87,6 +88,11 @@ befriend)
       printf 'return {\n\t["%s@%s"] = { subscription = "both"; groups = { ["Friends"] = true }; name = "%s" };\n\t[false] = { version = 1; pending = {} };\n};\n' "$2" "$PROSODY_DOMAIN" "$name" > "$f"
     fi
   done ;;
+restart)
+  load_env
+  "$0" stop "$DIR"
+  PROSODY_C2S_PORT=$PROSODY_C2S_PORT PROSODY_HTTP_PORT=$PROSODY_HTTP_PORT \
+    PROSODY_COMPONENT_PORT=$PROSODY_COMPONENT_PORT exec "$0" start "$DIR" ;;
 stop)
   if [ -f "$DIR/prosody.fg.pid" ]; then
     pid=$(cat "$DIR/prosody.fg.pid")

@@ -103,6 +103,13 @@ func (s *Server) Befriend(t testing.TB, user1, user2 string) {
 	s.run(t, "befriend", user1, user2)
 }
 
+// Restart stops the server and starts it again on the same ports with the same data, as an
+// operator's restart does: every connection drops, accounts and archives stay.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.run(t, "restart")
+}
+
 // Stop stops the server before the test ends, e.g. to test what a client does when it goes away.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()

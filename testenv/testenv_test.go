@@ -24,6 +24,7 @@ func TestServersStart(t *testing.T) {
 			s.AddUser(t, "bob", "pw")
 			s.Befriend(t, "alice", "bob")
 			s.SetPassword(t, "alice", "pw2")
+			s.Restart(t)
 			resp, err := http.Get(strings.Replace(s.WebSocketURL, "ws://", "http://", 1))
 			if err != nil {
 				t.Fatal(err)

@@ -10,11 +10,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"mellium.im/xmpp/jid"
+
+	"github.com/sparkweb/sparkweb/relay/limit"
+	"github.com/sparkweb/sparkweb/relay/store"
 )
 
 // fakeChecker stands in for the upstream login in unit tests; the real one is tested against
@@ -166,5 +170,156 @@ func TestTokenHandlerIgnoresQueryCredentials(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "missing username") {
 		t.Errorf("status %d body %s; want credentials in the query ignored", rec.Code, rec.Body)
+	}
+}
+
+// TestTokenRateLimits: the per-IP bucket and the per-account backoff each refuse with 429,
+// Retry-After and a JSON body, and neither asks the XMPP server once it refuses.
+func TestTokenRateLimits(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	type attempt struct {
+		ip, user, password string
+		status             int
+		code               string
+	}
+	tests := []struct {
+		name       string
+		perIP      *limit.Rate
+		perAccount *limit.Rate
+		attempts   []attempt
+		checks     int // passwords the server was asked about
+	}{
+		{"per IP", limit.NewRate(limit.RateConfig{Every: time.Minute, Burst: 2, Now: clock}), nil, []attempt{
+			{"192.0.2.1", "alice", "nope", 400, "invalid_grant"},
+			{"192.0.2.1", "alice", "s3cret", 200, ""},
+			{"192.0.2.1", "alice", "s3cret", 429, "too_many_requests"},
+			{"192.0.2.2", "alice", "s3cret", 200, ""},
+		}, 3},
+		{"per account backoff", nil, limit.NewRate(limit.RateConfig{Backoff: time.Minute, Now: clock}), []attempt{
+			{"192.0.2.1", "alice", "nope", 400, "invalid_grant"},
+			// From another address, even with the right password: alice is in backoff.
+			{"192.0.2.2", "alice", "s3cret", 429, "too_many_requests"},
+			{"192.0.2.2", "bob", "x", 400, "invalid_grant"},
+		}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, checker := newTokenHandler(t, false)
+			h.PerIP, h.PerAccount, h.Counters = tc.perIP, tc.perAccount, &Counters{}
+			for i, a := range tc.attempts {
+				req := httptest.NewRequest("POST", "/api/token", strings.NewReader(form("grant_type", "password", "username", a.user, "password", a.password)))
+				req.Header.Set("Content-Type", formType)
+				req.RemoteAddr = a.ip + ":1234"
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				var e Error
+				_ = json.Unmarshal(rec.Body.Bytes(), &e)
+				if rec.Code != a.status || e.Code != a.code {
+					t.Fatalf("attempt %d: %d %+v, want %d %q", i, rec.Code, e, a.status, a.code)
+				}
+				if a.status == 429 && (rec.Header().Get("Retry-After") == "" || e.Description == "") {
+					t.Errorf("attempt %d: 429 without Retry-After or description", i)
+				}
+			}
+			if len(checker.got) != tc.checks {
+				t.Errorf("server asked %d times, want %d", len(checker.got), tc.checks)
+			}
+			if _, refused := h.Counters.Snapshot(); refused["rate_limited"] != 1 {
+				t.Errorf("refusals counted %v", refused)
+			}
+		})
+	}
+}
+
+// TestRefreshGrant walks a refresh token's life: issued with the password grant as an HttpOnly,
+// Secure, SameSite=Strict cookie scoped to /api/token; exchanged once for a new pair; reuse of
+// the rotated token revokes the family, including the newest token; revoke ends a family.
+func TestRefreshGrant(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "relay.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, _ := newTokenHandler(t, false)
+	h.Refresh = st
+	revoke := &RevokeHandler{Refresh: st}
+
+	post := func(hd http.Handler, body, cookie string) (*httptest.ResponseRecorder, *http.Cookie) {
+		t.Helper()
+		req := httptest.NewRequest("POST", "/api/token", strings.NewReader(body))
+		req.Header.Set("Content-Type", formType)
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: RefreshCookie, Value: cookie})
+		}
+		rec := httptest.NewRecorder()
+		hd.ServeHTTP(rec, req)
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == RefreshCookie {
+				return rec, c
+			}
+		}
+		return rec, nil
+	}
+	errCode := func(rec *httptest.ResponseRecorder) string {
+		var e Error
+		_ = json.Unmarshal(rec.Body.Bytes(), &e)
+		return e.Code
+	}
+
+	rec, c1 := post(h, form("grant_type", "password", "username", "alice", "password", "s3cret"), "")
+	if rec.Code != 200 || c1 == nil {
+		t.Fatalf("password grant: %d, cookie %v", rec.Code, c1)
+	}
+	if !c1.HttpOnly || !c1.Secure || c1.SameSite != http.SameSiteStrictMode || c1.Path != "/api/token" || c1.MaxAge <= 0 {
+		t.Errorf("cookie attributes %+v", c1)
+	}
+	if strings.Contains(rec.Body.String(), c1.Value) {
+		t.Error("refresh token in the response body")
+	}
+
+	rec, c2 := post(h, form("grant_type", "refresh_token"), c1.Value)
+	if rec.Code != 200 || c2 == nil || c2.Value == c1.Value {
+		t.Fatalf("refresh: %d %s, cookie %v", rec.Code, rec.Body, c2)
+	}
+	var resp tokenResponse
+	_ = json.Unmarshal(rec.Body.Bytes(), &resp)
+	if sub, err := h.Authority.Verify(resp.AccessToken); err != nil || sub.String() != "alice@example.org" {
+		t.Errorf("refreshed access token: %v %v", sub, err)
+	}
+
+	// The parameter form works too (non-browser clients).
+	rec, c3 := post(h, form("grant_type", "refresh_token", "refresh_token", c2.Value), "")
+	if rec.Code != 200 || c3 == nil {
+		t.Fatalf("refresh by parameter: %d %s", rec.Code, rec.Body)
+	}
+
+	// Replaying the first token (stolen?) revokes the family: c3, the newest, dies too.
+	rec, cleared := post(h, form("grant_type", "refresh_token"), c1.Value)
+	if rec.Code != 400 || errCode(rec) != "invalid_grant" || !strings.Contains(rec.Body.String(), "already used") {
+		t.Errorf("reuse: %d %s", rec.Code, rec.Body)
+	}
+	if cleared == nil || cleared.MaxAge >= 0 {
+		t.Errorf("reuse did not clear the cookie: %+v", cleared)
+	}
+	if rec, _ := post(h, form("grant_type", "refresh_token"), c3.Value); rec.Code != 400 || errCode(rec) != "invalid_grant" {
+		t.Errorf("newest token of a revoked family: %d %s", rec.Code, rec.Body)
+	}
+
+	// Revoke: a fresh sign-in, revoked by cookie, cannot refresh.
+	_, c4 := post(h, form("grant_type", "password", "username", "alice", "password", "s3cret"), "")
+	rec, cleared = post(revoke, "", c4.Value)
+	if rec.Code != 200 || cleared == nil || cleared.MaxAge >= 0 {
+		t.Errorf("revoke: %d, cookie %+v", rec.Code, cleared)
+	}
+	if rec, _ := post(h, form("grant_type", "refresh_token"), c4.Value); rec.Code != 400 {
+		t.Errorf("revoked token refreshed: %d", rec.Code)
+	}
+	// Unknown tokens revoke "successfully" (RFC 7009): nothing to learn from the answer.
+	if rec, _ := post(revoke, form("token", "nonsense"), ""); rec.Code != 200 {
+		t.Errorf("revoke unknown: %d", rec.Code)
+	}
+	if rec, _ := post(h, form("grant_type", "refresh_token"), ""); rec.Code != 400 || errCode(rec) != "invalid_request" {
+		t.Errorf("refresh without token: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -2,8 +2,9 @@
 // that exchanges an XMPP password for one.
 //
 // A relay JWT authorizes the WebSocket bridge (and later the push API) for exactly one bare JID,
-// its "sub" claim. Tokens are ES256-signed; v0 generates the key pair at start and keeps it only
-// in memory, so restarting the relay invalidates every token issued before.
+// its "sub" claim. Tokens are ES256-signed with the first of the Authority's keys; the others
+// (a rotated-out key) still verify. Keys come from the relay's store so tokens survive a restart;
+// without one, a key is generated and kept in memory only.
 package auth
 
 import (
@@ -38,12 +39,21 @@ type Options struct {
 	TTL time.Duration
 	// Now returns the current time; time.Now if nil. Tests use it to mint expired tokens.
 	Now func() time.Time
+	// Keys are the P-256 signing keys, current first; one is generated if empty.
+	Keys []Key
 }
 
-// Authority mints and verifies relay JWTs with one ES256 key pair. It is safe for concurrent use.
+// Key is one ES256 signing key and its "kid".
+type Key struct {
+	ID      string
+	Private *ecdsa.PrivateKey
+}
+
+// Authority mints and verifies relay JWTs with ES256 keys. It is safe for concurrent use.
 type Authority struct {
 	key      *ecdsa.PrivateKey
 	kid      string
+	verify   map[string]*ecdsa.PublicKey // by kid
 	issuer   string
 	audience string
 	ttl      time.Duration
@@ -65,19 +75,30 @@ func NewAuthority(opts Options) (*Authority, error) {
 	if opts.TTL < 0 {
 		return nil, fmt.Errorf("auth: negative token TTL %v", opts.TTL)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("auth: generate ES256 key: %w", err)
+	keys := opts.Keys
+	if len(keys) == 0 {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("auth: generate ES256 key: %w", err)
+		}
+		der, err := key.PublicKey.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("auth: encode public key: %w", err)
+		}
+		sum := sha256.Sum256(der)
+		keys = []Key{{ID: base64.RawURLEncoding.EncodeToString(sum[:12]), Private: key}}
 	}
-	der, err := key.PublicKey.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("auth: encode public key: %w", err)
+	verify := map[string]*ecdsa.PublicKey{}
+	for _, k := range keys {
+		if k.ID == "" || k.Private == nil || k.Private.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("auth: signing key %q: want a P-256 key with an id", k.ID)
+		}
+		verify[k.ID] = &k.Private.PublicKey
 	}
-	// A key id costs nothing now and lets a later version rotate or persist keys.
-	sum := sha256.Sum256(der)
 	a := &Authority{
-		key:      key,
-		kid:      base64.RawURLEncoding.EncodeToString(sum[:12]),
+		key:      keys[0].Private,
+		kid:      keys[0].ID,
+		verify:   verify,
 		issuer:   cmp.Or(opts.Issuer, DefaultIssuer),
 		audience: cmp.Or(opts.Audience, DefaultAudience),
 		ttl:      opts.TTL,
@@ -130,11 +151,12 @@ var ErrInvalidToken = errors.New("invalid relay token")
 func (a *Authority) Verify(raw string) (jid.JID, error) {
 	var claims jwt.RegisteredClaims
 	_, err := jwt.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
-		// Only one key for now; the kid check catches tokens of a previous run early.
-		if kid, _ := t.Header["kid"].(string); kid != a.kid {
+		kid, _ := t.Header["kid"].(string)
+		pub, ok := a.verify[kid]
+		if !ok {
 			return nil, fmt.Errorf("unknown key id %q", kid)
 		}
-		return &a.key.PublicKey, nil
+		return pub, nil
 	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
 		jwt.WithAudience(a.audience),

@@ -154,3 +154,39 @@ func TestNewAuthorityRejectsNegativeTTL(t *testing.T) {
 		t.Error("negative TTL accepted")
 	}
 }
+
+// FuzzVerify: relay token parsing never panics and accepts nothing it did not sign.
+func FuzzVerify(f *testing.F) {
+	a, err := NewAuthority(Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("eyJhbGciOiJFUzI1NiJ9.e30.AAAA")
+	f.Add("..")
+	f.Add("eyJhbGciOiJub25lIiwia2lkIjoieCJ9.eyJzdWIiOiJhQGIifQ.")
+	f.Fuzz(func(t *testing.T, raw string) {
+		if sub, err := a.Verify(raw); err == nil {
+			t.Fatalf("fuzzed token accepted for %v: %q", sub, raw)
+		}
+	})
+}
+
+func TestRotatedKeyStillVerifies(t *testing.T) {
+	old := newAuthority(t, Options{})
+	tok, err := old.Mint(jid.MustParse("alice@example.org"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := newAuthority(t, Options{})
+	rotated := newAuthority(t, Options{Keys: []Key{{ID: next.kid, Private: next.key}, {ID: old.kid, Private: old.key}}})
+	if _, err := rotated.Verify(tok.Raw); err != nil {
+		t.Errorf("token of the previous key refused after rotation: %v", err)
+	}
+	fresh, _ := rotated.Mint(jid.MustParse("alice@example.org"))
+	if _, err := next.Verify(fresh.Raw); err != nil {
+		t.Errorf("rotated authority does not sign with its first key: %v", err)
+	}
+	if _, err := old.Verify(fresh.Raw); err == nil {
+		t.Error("old key verified a token of the new key")
+	}
+}

@@ -83,9 +83,10 @@ func (u *echoUpstream) lastHeader() http.Header {
 }
 
 type fixture struct {
-	relay *httptest.Server
-	auth  *auth.Authority
-	token string
+	relay   *httptest.Server
+	handler *Handler
+	auth    *auth.Authority
+	token   string
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -104,7 +105,7 @@ func newFixture(t *testing.T, ctx context.Context, upstream string, mod func(*Op
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{auth: a}
+	f := &fixture{auth: a, handler: h}
 	if tls {
 		f.relay = httptest.NewTLSServer(h)
 	} else {
@@ -374,17 +375,273 @@ func TestShutdownClosesBridges(t *testing.T) {
 	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer rcancel()
 	_, _, err := c.Read(rctx)
-	if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
-		t.Errorf("client saw %v (%v), want 1001", code, err)
+	if code := websocket.CloseStatus(err); code != StatusServiceRestart {
+		t.Errorf("client saw %v (%v), want 1012", code, err)
 	}
 	select {
 	case ce := <-up.closed:
-		if ce.Code != websocket.StatusGoingAway {
+		if ce.Code != StatusServiceRestart {
 			t.Errorf("upstream saw %v", ce.Code)
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("upstream never closed")
 	}
+}
+
+// TestShutdownDrains: Shutdown tells every client to reconnect (1012), waits for the bridges to
+// end, and refuses new ones with 503 while draining.
+func TestShutdownDrains(t *testing.T) {
+	up := newEchoUpstream(t)
+	var h *Handler
+	f := newFixture(t, context.Background(), up.wsURL(), nil, false)
+	h = f.handler
+	clients := []*websocket.Conn{f.dial(t, nil), f.dial(t, nil)}
+	for _, c := range clients {
+		roundTrip(t, c, websocket.MessageText, "<r/>")
+	}
+	if n := h.Stats().Open.Load(); n != 2 {
+		t.Fatalf("open bridges %d, want 2", n)
+	}
+	codes := make(chan websocket.StatusCode, len(clients))
+	for _, c := range clients {
+		go func() {
+			_, _, err := c.Read(context.Background())
+			codes <- websocket.CloseStatus(err)
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if n := h.Stats().Open.Load(); n != 0 {
+		t.Errorf("%d bridges still open after Shutdown returned", n)
+	}
+	for range clients {
+		if code := <-codes; code != StatusServiceRestart {
+			t.Errorf("client close %v, want 1012", code)
+		}
+	}
+	assertRefused(t, f, f.token, http.StatusServiceUnavailable, "temporarily_unavailable")
+}
+
+// TestShutdownDeadline: a client that never answers the close handshake does not hold the
+// relay past the drain deadline.
+func TestShutdownDeadline(t *testing.T) {
+	up := newEchoUpstream(t)
+	f := newFixture(t, context.Background(), up.wsURL(), func(o *Options) { o.PingInterval = -1 }, false)
+	c := f.dial(t, nil)
+	roundTrip(t, c, websocket.MessageText, "<r/>")
+	// c is never read again, so the client never answers the relay's close frame; coder/websocket
+	// waits up to 5 s for it. The deadline must cut that short.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := f.handler.Shutdown(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("shutdown error %v, want deadline exceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	waitFor(t, func() bool { return f.handler.Stats().Open.Load() == 0 })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// assertRefused makes one upgrade request with token and checks the JSON refusal.
+func assertRefused(t *testing.T, f *fixture, token string, status int, code string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, f.url(token), &websocket.DialOptions{Subprotocols: []string{"xmpp"}, HTTPClient: f.relay.Client()})
+	if err == nil {
+		c.CloseNow()
+		t.Fatalf("connection accepted, want HTTP %d %s", status, code)
+	}
+	if resp == nil {
+		t.Fatalf("no HTTP response: %v", err)
+	}
+	defer resp.Body.Close()
+	var e auth.Error
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	if resp.StatusCode != status || e.Code != code || e.Description == "" {
+		t.Fatalf("HTTP %d %+v, want %d %q with a description", resp.StatusCode, e, status, code)
+	}
+}
+
+func TestConnectionCaps(t *testing.T) {
+	up := newEchoUpstream(t)
+	t.Run("per JID", func(t *testing.T) {
+		f := newFixture(t, context.Background(), up.wsURL(), func(o *Options) { o.MaxConnsPerJID = 2 }, false)
+		a := f.dial(t, nil)
+		f.dial(t, nil)
+		assertRefused(t, f, f.token, http.StatusTooManyRequests, "too_many_connections")
+		// Another user is not affected by alice's cap.
+		bob, _ := f.auth.Mint(jid.MustParse("bob@example.org"))
+		other := *f
+		other.token = bob.Raw
+		roundTrip(t, other.dial(t, nil), websocket.MessageText, "<r/>")
+		// A closed bridge frees its slot.
+		a.Close(websocket.StatusNormalClosure, "")
+		waitFor(t, func() bool { return f.handler.perJID.Count("alice@example.org") < 2 })
+		roundTrip(t, f.dial(t, nil), websocket.MessageText, "<r/>")
+	})
+	t.Run("per IP", func(t *testing.T) {
+		f := newFixture(t, context.Background(), up.wsURL(), func(o *Options) { o.MaxConnsPerIP = 1 }, false)
+		f.dial(t, nil)
+		bob, _ := f.auth.Mint(jid.MustParse("bob@example.org"))
+		assertRefused(t, f, bob.Raw, http.StatusTooManyRequests, "too_many_connections")
+		if n, _ := f.handler.Stats().Refused.Load("ip_cap"); n == nil {
+			t.Error("refusal not counted")
+		}
+	})
+}
+
+func TestMarkupDeclarationsRefused(t *testing.T) {
+	up := newEchoUpstream(t)
+	f := newFixture(t, context.Background(), up.wsURL(), nil, false)
+	tests := []struct {
+		name string
+		msgs []string
+	}{
+		{"doctype", []string{`<!DOCTYPE open [<!ENTITY a "aaaa">]><open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="example.org" version="1.0"/>`}},
+		{"entity in stanza", []string{`<message xmlns="jabber:client"><!ENTITY x SYSTEM "file:///etc/passwd"></message>`}},
+		{"comment", []string{`<presence xmlns="jabber:client"><!-- hi --></presence>`}},
+		{"split across messages", []string{`<message xmlns="jabber:client"><body>x</body></message><`, `!DOCTYPE x>`}},
+		{"after CDATA", []string{`<message xmlns="jabber:client"><body><![CDATA[<!fine]]></body></message>`, `<!DOCTYPE x>`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.dial(t, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for _, m := range tc.msgs {
+				if err := c.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
+					break
+				}
+			}
+			// Echoes of the harmless leading messages may come first; then the close.
+			for {
+				_, msg, err := c.Read(ctx)
+				if err != nil {
+					var ce websocket.CloseError
+					if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "DOCTYPE") {
+						t.Errorf("read error %v, want close 1008 naming DOCTYPE", err)
+					}
+					return
+				}
+				if strings.Contains(string(msg), "<!D") || strings.Contains(string(msg), "<!E") || strings.Contains(string(msg), "<!-") {
+					t.Fatalf("declaration reached the server: %q", msg)
+				}
+			}
+		})
+	}
+}
+
+func TestXMLGuard(t *testing.T) {
+	tests := []struct {
+		name    string
+		msgs    []string
+		wantErr bool
+	}{
+		{"plain stanza", []string{`<message xmlns="jabber:client"><body>a &lt;!DOCTYPE&gt; b</body></message>`}, false},
+		{"cdata", []string{`<body><![CDATA[<!DOCTYPE x> <!-- ]]></body>`}, false},
+		{"cdata across messages", []string{`<body><![CDATA[ a <!`, `DOCTYPE ]`, `]><!ENTITY>`}, true},
+		{"cdata open split", []string{`<body><![CD`, `ATA[<!x]]></body>`}, false},
+		{"doctype", []string{`<!DOCTYPE x>`}, true},
+		{"split bang", []string{`<a/><`, `!ENTITY x "y">`}, true},
+		{"lt then element", []string{`<a/><`, `b/>`}, false},
+		{"comment", []string{`<a><!--x--></a>`}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &xmlGuard{}
+			var err error
+			for _, m := range tc.msgs {
+				if err = g.check(websocket.MessageText, []byte(m)); err != nil {
+					break
+				}
+			}
+			if (err != nil) != tc.wantErr {
+				t.Errorf("error %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// FuzzXMLGuard checks that splitting a stream into messages never changes the verdict: a
+// declaration cannot be smuggled past the guard by cutting it in two.
+func FuzzXMLGuard(f *testing.F) {
+	f.Add([]byte(`<a><![CDATA[<!x]]><!DOCTYPE y></a>`), uint(12))
+	f.Add([]byte(`<message><body>hi</body></message>`), uint(3))
+	f.Add([]byte(`<![CDATA[ ]]]><!-- -->`), uint(9))
+	f.Fuzz(func(t *testing.T, data []byte, cut uint) {
+		whole := (&xmlGuard{}).check(websocket.MessageText, data)
+		i := int(cut % uint(len(data)+1))
+		g := &xmlGuard{}
+		split := g.check(websocket.MessageText, data[:i])
+		if split == nil {
+			split = g.check(websocket.MessageText, data[i:])
+		}
+		if (whole == nil) != (split == nil) {
+			t.Fatalf("whole: %v, split at %d: %v", whole, i, split)
+		}
+	})
+}
+
+func TestKeepalive(t *testing.T) {
+	t.Run("client that does not answer pings", func(t *testing.T) {
+		up := newEchoUpstream(t)
+		f := newFixture(t, context.Background(), up.wsURL(), func(o *Options) { o.PingInterval = 100 * time.Millisecond }, false)
+		c := f.dial(t, nil)
+		roundTrip(t, c, websocket.MessageText, "<r/>")
+		// From here c is never read, so coder/websocket never answers the relay's pings.
+		select {
+		case ce := <-up.closed:
+			if ce.Code != websocket.StatusGoingAway || ce.Reason != "client did not answer ping" {
+				t.Errorf("upstream saw close %v %q", ce.Code, ce.Reason)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("dead client not detected")
+		}
+	})
+	t.Run("live client survives pings", func(t *testing.T) {
+		up := newEchoUpstream(t)
+		f := newFixture(t, context.Background(), up.wsURL(), func(o *Options) { o.PingInterval = 50 * time.Millisecond }, false)
+		c := f.dial(t, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+		defer cancel()
+		// Reading answers the pings; only the test's own deadline ends the read.
+		_, _, err := c.Read(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("read: %v, want only the test deadline", err)
+		}
+	})
+	t.Run("idle timeout", func(t *testing.T) {
+		up := newEchoUpstream(t)
+		f := newFixture(t, context.Background(), up.wsURL(), func(o *Options) {
+			o.PingInterval, o.IdleTimeout = -1, 200*time.Millisecond
+		}, false)
+		c := f.dial(t, nil)
+		roundTrip(t, c, websocket.MessageText, "<r/>")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _, err := c.Read(ctx)
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || ce.Reason != "idle timeout" {
+			t.Errorf("read error %v, want close 1001 idle timeout", err)
+		}
+	})
 }
 
 func TestBindToOtherJIDIsCut(t *testing.T) {
@@ -469,6 +726,7 @@ func TestNewValidates(t *testing.T) {
 		{"no verifier", Options{Upstream: "ws://x"}},
 		{"http upstream", Options{Verifier: a, Upstream: "http://x"}},
 		{"bad origin", Options{Verifier: a, Upstream: "ws://x", AllowedOrigins: []string{"example.com"}}},
+		{"negative cap", Options{Verifier: a, Upstream: "ws://x", MaxConnsPerIP: -1}},
 	}
 	for _, tc := range tests {
 		if _, err := New(context.Background(), tc.opts); err == nil {

@@ -81,10 +81,17 @@ func closedPortURL(t *testing.T) string {
 	return "ws://" + addr + "/xmpp-websocket"
 }
 
-func TestWithProsody(t *testing.T) {
+// startProsody starts a Prosody with alice ("alice pw") and bob ("bob pw").
+func startProsody(t *testing.T) *testenv.Server {
+	t.Helper()
 	p := testenv.StartProsody(t, testenv.ProsodyOptions{PasswordHash: "SHA-256"})
 	p.AddUser(t, "alice", "alice pw")
 	p.AddUser(t, "bob", "bob pw")
+	return p
+}
+
+func TestWithProsody(t *testing.T) {
+	p := startProsody(t)
 	ts := startRelay(t, Config{Upstream: p.WebSocketURL, Domain: p.Domain, TokenTTL: 5 * time.Minute})
 
 	t.Run("password grant", func(t *testing.T) {
@@ -183,7 +190,7 @@ func TestBridgeUpstreamUnreachable(t *testing.T) {
 	if tok.status != 200 {
 		t.Fatalf("token: %+v", tok)
 	}
-	stop(t, p)
+	p.Stop(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -4,6 +4,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,6 +28,8 @@ type Checker struct {
 	ForwardedProtoHTTPS bool
 	// Timeout bounds one check; DefaultTimeout if zero.
 	Timeout time.Duration
+	// TLSConfig verifies a wss:// server; the system roots if nil.
+	TLSConfig *tls.Config
 }
 
 var _ auth.PasswordChecker = (*Checker)(nil)
@@ -45,7 +48,11 @@ func (c *Checker) CheckPassword(ctx context.Context, user jid.JID, password stri
 	if c.ForwardedProtoHTTPS {
 		hdr = http.Header{"X-Forwarded-Proto": {"https"}}
 	}
-	conn, err := xmppws.Dial(ctx, c.URL, &xmppws.DialOptions{HTTPHeader: hdr})
+	opts := &xmppws.DialOptions{HTTPHeader: hdr}
+	if c.TLSConfig != nil {
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: c.TLSConfig}}
+	}
+	conn, err := xmppws.Dial(ctx, c.URL, opts)
 	if err != nil {
 		return fmt.Errorf("upstream: dial %s: %w", c.URL, err)
 	}

@@ -28,6 +28,9 @@ const ContentSecurityPolicy = "default-src 'self'; " +
 	"manifest-src 'self'; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
+// ServiceWorkerPath is the app's service worker, allowed to control every path of the origin.
+const ServiceWorkerPath = "/static/sw.js"
+
 // encodings lists the precompressed variants in order of preference.
 var encodings = []struct {
 	name, ext string
@@ -173,6 +176,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Referrer-Policy", "no-referrer")
 	if a.html {
 		hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
+	}
+	if r.URL.Path == ServiceWorkerPath {
+		// The service worker lives in static/ but must control the whole app, index.html included.
+		hdr.Set("Service-Worker-Allowed", "/")
 	}
 	rep := a.identity
 	if a.encoded != nil {

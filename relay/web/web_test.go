@@ -33,6 +33,7 @@ func testFS(t *testing.T) fstest.MapFS {
 		"webcomponents/sparkweb.js":   {Data: []byte("export const x = 1;")},
 		"static/worker.js":            {Data: []byte("importScripts('wasm_exec.js');")},
 		"static/app.css":              {Data: []byte("body{}")},
+		"static/sw.js":                {Data: []byte("self.onfetch = null;")},
 		"static/manifest.webmanifest": {Data: []byte("{}")},
 		"static/engine.wasm":          {Data: wasmBytes},
 		"static/engine.wasm.br":       {Data: br.Bytes()},
@@ -141,6 +142,26 @@ func decode(t *testing.T, enc string, b []byte) []byte {
 		t.Fatalf("decode %s: %v", enc, err)
 	}
 	return out
+}
+
+func TestServiceWorkerAllowed(t *testing.T) {
+	h := newHandler(t)
+	tests := []struct {
+		path, want string
+	}{
+		{"/static/sw.js", "/"},
+		{"/static/worker.js", ""},
+		{"/index.html", ""},
+	}
+	for _, tt := range tests {
+		rec := get(h, http.MethodGet, tt.path)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: status %d", tt.path, rec.Code)
+		}
+		if got := rec.Header().Get("Service-Worker-Allowed"); got != tt.want {
+			t.Errorf("GET %s: Service-Worker-Allowed = %q, want %q", tt.path, got, tt.want)
+		}
+	}
 }
 
 func TestEncodingNegotiation(t *testing.T) {

@@ -84,13 +84,21 @@ func (e *Engine) queryArchive(ctx context.Context, sess *xmpp.Session, q mam.Que
 	return msgs, fin, nil
 }
 
-// catchUp files what the archive holds since the newest message we know of, so messages that
-// arrived while we were away show up, once. Without a known position it loads the latest page,
-// so a fresh engine starts with recent conversations.
-func (e *Engine) catchUp(ctx context.Context, sess *xmpp.Session) error {
-	e.mu.Lock()
-	after := e.st.lastArchived
-	e.mu.Unlock()
+// catchUp files what the archive holds after position (the newest archive id known before this
+// session began), so messages that arrived while we were away show up, once. Without a position
+// it loads the latest page, so a fresh engine starts with recent conversations.
+func (e *Engine) catchUp(ctx context.Context, sess *xmpp.Session, position string) error {
+	after := position
+	defer func() {
+		// Live messages of this session may have moved the position past the catch-up already;
+		// only move it if none did.
+		e.mu.Lock()
+		if e.st.lastArchived == position && after != position && after != "" {
+			e.st.lastArchived = after
+			e.persistLocked(keyArchived, after)
+		}
+		e.mu.Unlock()
+	}()
 	for page := 0; page < 50; page++ { // 5,000 messages at most: beyond that, history paging
 		q := mam.Query{After: after, Latest: after == "", Max: catchUpPage}
 		msgs, fin, err := e.queryArchive(ctx, sess, q)
@@ -104,13 +112,15 @@ func (e *Engine) catchUp(ctx context.Context, sess *xmpp.Session) error {
 		}
 		e.mu.Lock()
 		for _, m := range msgs {
-			e.fileLocked(m)
+			e.fileLocked(m, false)
 		}
 		e.mu.Unlock()
-		if after == "" || fin.Complete || fin.Last == "" {
+		if fin.Last != "" {
+			after = fin.Last
+		}
+		if q.After == "" || fin.Complete || fin.Last == "" {
 			return nil
 		}
-		after = fin.Last
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/ping"
 	"mellium.im/xmpp/stanza"
 
 	"github.com/sparkweb/sparkweb/wasm/protocol"
@@ -20,10 +21,15 @@ import (
 // The outbox: every message a tab sends is stored before anything else happens, then one pump
 // per session sends what is stored, in order. A message stays "pending" (and stored) until the
 // server has it, so one typed offline, or lost with a dropped connection, goes out once the
-// session is back. Its id doubles as XEP-0359 origin-id, so a resend after a failed resumption
+// session is back. "The server has it" is proven by a ping answered after it: a server handles
+// a stream's stanzas in order, so the answer acknowledges everything sent before. Its id doubles as XEP-0359 origin-id, so a resend after a failed resumption
 // is recognised as the same message by every receiver and by the archive.
 
 const outboxPrefix = "outbox/"
+
+// outboxBatch is how many messages go out before a ping acknowledges them: small enough that
+// a connection lost mid-batch costs few resends, large enough to keep round trips rare.
+const outboxBatch = 20
 
 // outboxEntry is a stored pending message. Its key orders the outbox: time, then a sequence for
 // messages sent within the same millisecond.
@@ -68,7 +74,7 @@ func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, erro
 		return nil, protocol.Errorf(protocol.CodeInternal, "keep message: %v", err)
 	}
 	e.mu.Lock()
-	e.fileLocked(out)
+	e.fileLocked(out, true)
 	e.mu.Unlock()
 	e.kickOutbox()
 	return map[string]string{"id": out.ID}, nil
@@ -89,12 +95,13 @@ func (e *Engine) pumpOutbox(sess *xmpp.Session, done <-chan struct{}) {
 		<-done
 		cancel()
 	}()
-	sent := map[string]bool{} // by this session, awaiting the server's acknowledgement
+	sent := map[string]bool{} // by this session
 	for {
 		entries, err := e.store.List(ctx, outboxPrefix)
 		if err != nil {
 			e.log.Error("read outbox", "err", err)
 		}
+		var batch []outboxEntry
 		for _, ent := range entries {
 			var oe outboxEntry
 			if err := json.Unmarshal([]byte(ent.Value), &oe); err != nil {
@@ -110,7 +117,24 @@ func (e *Engine) pumpOutbox(sess *xmpp.Session, done <-chan struct{}) {
 				break // the session is failing; the next one resends
 			}
 			sent[oe.Message.ID] = true
-			e.delivered(ctx, oe)
+			batch = append(batch, oe)
+			if len(batch) == outboxBatch {
+				break
+			}
+		}
+		if len(batch) > 0 {
+			if err := ping.Send(ctx, sess, sess.LocalAddr().Domain()); err != nil {
+				// Unacknowledged: the entries stay stored and the next session sends them again;
+				// receivers recognise a resend by its origin-id.
+				e.log.Warn("outbox not acknowledged", "n", len(batch), "err", err)
+			} else {
+				for _, oe := range batch {
+					e.delivered(ctx, oe)
+				}
+			}
+		}
+		if len(batch) == outboxBatch {
+			continue // more to send
 		}
 		select {
 		case <-e.outboxKick:

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"sync"
 
 	"github.com/sparkweb/sparkweb/wasm/protocol"
@@ -174,7 +173,9 @@ func (e *Engine) Restore(ctx context.Context) error {
 			e.log.Warn("skip unreadable stored conversation", "key", c.Key, "err", err)
 			continue
 		}
-		e.st.conversations[strings.TrimPrefix(c.Key, convPrefix)] = msgs
+		for _, m := range msgs {
+			e.st.addMessage(m)
+		}
 	}
 	e.gen++
 	e.setSessionLocked(protocol.Session{State: protocol.StateConnecting, JID: acct.JID})

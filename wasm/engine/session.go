@@ -108,6 +108,7 @@ func (e *Engine) opLogin(ctx context.Context, raw json.RawMessage) (any, error) 
 func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID, error) {
 	e.mu.Lock()
 	acct := *e.acct
+	position := e.st.lastArchived // catch up from here, whatever arrives live meanwhile
 	e.mu.Unlock()
 	j := jid.MustParse(acct.JID)
 
@@ -181,7 +182,7 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 	e.log.Info("online", "jid", bound.String())
 	go e.pumpOutbox(sess, done)
 	go func() {
-		if err := e.catchUp(context.Background(), sess); err != nil {
+		if err := e.catchUp(context.Background(), sess, position); err != nil {
 			e.log.Warn("archive catch-up failed", "err", err)
 		}
 	}()

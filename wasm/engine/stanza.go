@@ -108,11 +108,11 @@ func (e *Engine) onMessage(m incomingMessage) {
 		}
 		inner := *c.Forwarded.Message
 		if msg, ok := chatMessage(inner, me, inner.StanzaID(me.Bare().String()), c.Forwarded.Time()); ok {
-			e.fileLocked(msg)
+			e.fileLocked(msg, true)
 		}
 	default:
 		if msg, ok := chatMessage(m.Message, me, m.StanzaID(me.Bare().String()), time.Time{}); ok {
-			e.fileLocked(msg)
+			e.fileLocked(msg, true)
 		}
 	}
 }
@@ -167,9 +167,11 @@ func chatMessage(m mam.Message, me jid.JID, archiveID string, stamp time.Time) (
 // timestamp formats t with a fixed width, so that timestamps sort as strings.
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-// fileLocked adds a message to its conversation and tells the tabs, once. e.mu must be held.
-func (e *Engine) fileLocked(msg protocol.Message) {
-	if msg.StanzaID != "" && msg.StanzaID != e.st.lastArchived {
+// fileLocked adds a message to its conversation and tells the tabs, once. A live message moves
+// the archive position; one from a catch-up does not (it may be older than a live one).
+// e.mu must be held.
+func (e *Engine) fileLocked(msg protocol.Message, live bool) {
+	if live && msg.StanzaID != "" && msg.StanzaID != e.st.lastArchived {
 		e.st.lastArchived = msg.StanzaID
 		e.persistLocked(keyArchived, msg.StanzaID)
 	}

@@ -18,6 +18,45 @@ type state struct {
 	presence      map[string]protocol.Presence   // by full JID
 	conversations map[string][]protocol.Message  // by bare JID of the peer
 	lastArchived  string                         // archive id of the newest message seen
+	seen          seenSet                        // identities of messages filed, beyond the in-memory cap
+}
+
+// maxSeen bounds the identities remembered for deduplication: far more than a conversation keeps
+// in memory, so a resend or an archive copy of a message already shown is still recognised.
+const maxSeen = 20000
+
+// seenSet remembers message identities, forgetting the oldest beyond maxSeen.
+type seenSet struct {
+	m     map[string]struct{}
+	order []string
+}
+
+func (s *seenSet) has(k string) bool { _, ok := s.m[k]; return ok }
+
+func (s *seenSet) add(k string) {
+	if s.m == nil {
+		s.m = map[string]struct{}{}
+	}
+	if s.has(k) {
+		return
+	}
+	s.m[k] = struct{}{}
+	s.order = append(s.order, k)
+	if len(s.order) > maxSeen {
+		delete(s.m, s.order[0])
+		s.order = s.order[1:]
+	}
+}
+
+// identities of a message: its id from its sender, and its archive id.
+func identities(m protocol.Message) (byID, byArchive string) {
+	if m.ID != "" {
+		byID = "id\x00" + m.With + "\x00" + bare(m.From) + "\x00" + m.ID
+	}
+	if m.StanzaID != "" {
+		byArchive = "sid\x00" + m.StanzaID
+	}
+	return byID, byArchive
 }
 
 func newState() state {
@@ -52,16 +91,34 @@ func (s *state) presenceList() []protocol.Presence {
 // archive id. A duplicate may still teach us the archive id of the copy we have. It reports
 // whether m was new.
 func (s *state) addMessage(m protocol.Message) bool {
-	conv := s.conversations[m.With]
-	for i := len(conv) - 1; i >= 0; i-- {
-		c := &conv[i]
-		if (m.ID != "" && c.ID == m.ID && bare(c.From) == bare(m.From)) || (m.StanzaID != "" && c.StanzaID == m.StanzaID) {
-			if c.StanzaID == "" {
-				c.StanzaID = m.StanzaID
+	byID, byArchive := identities(m)
+	if (byID != "" && s.seen.has(byID)) || (byArchive != "" && s.seen.has(byArchive)) {
+		// Known: at most it teaches us the archive id of the copy we have.
+		conv := s.conversations[m.With]
+		for i := len(conv) - 1; i >= 0; i-- {
+			c := &conv[i]
+			if (m.ID != "" && c.ID == m.ID && bare(c.From) == bare(m.From)) || (m.StanzaID != "" && c.StanzaID == m.StanzaID) {
+				if c.StanzaID == "" {
+					c.StanzaID = m.StanzaID
+				}
+				break
 			}
-			return false
 		}
+		if byID != "" {
+			s.seen.add(byID)
+		}
+		if byArchive != "" {
+			s.seen.add(byArchive)
+		}
+		return false
 	}
+	if byID != "" {
+		s.seen.add(byID)
+	}
+	if byArchive != "" {
+		s.seen.add(byArchive)
+	}
+	conv := s.conversations[m.With]
 	i := len(conv)
 	for i > 0 && conv[i-1].Timestamp > m.Timestamp {
 		i--

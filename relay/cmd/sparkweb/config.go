@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sparkweb/sparkweb/relay/auth"
 	"github.com/sparkweb/sparkweb/relay/server"
 )
 
@@ -18,8 +21,9 @@ const envPrefix = "SPARKWEB_"
 
 // config is everything the command line and environment decide.
 type config struct {
-	listen string
-	server server.Config
+	listen          string
+	tlsCert, tlsKey string
+	server          server.Config
 }
 
 // parseConfig reads flags from args and, for flags not given, SPARKWEB_* variables from getenv
@@ -28,6 +32,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	var (
 		c       config
 		origins string
+		as      assertionFlags
 	)
 	fs := flag.NewFlagSet("sparkweb", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -37,6 +42,38 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated page `origins` besides the relay's own that may use the bridge")
 	fs.BoolVar(&c.server.ForwardedProtoHTTPS, "forwarded-proto-https", false, "tell the XMPP server the client link is HTTPS (relay behind a TLS proxy)")
 	fs.DurationVar(&c.server.TokenTTL, "token-ttl", 15*time.Minute, "lifetime of relay access tokens")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file` (chain) to serve HTTPS; needs --tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` for --tls-cert")
+	fs.StringVar(&c.server.UpstreamCAFile, "upstream-ca", "", "PEM `file` of CA certificates verifying a wss:// upstream instead of the system roots")
+	fs.StringVar(&c.server.ClientIPHeader, "client-ip-header", "", "`header` a trusted reverse proxy sets with the client address (X-Forwarded-For or X-Real-IP)")
+	fs.StringVar(&c.server.StorePath, "store", "", "bbolt `file` for signing keys and refresh tokens (empty: in memory, no refresh tokens)")
+	fs.DurationVar(&c.server.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "lifetime of refresh tokens (with --store)")
+	fs.StringVar(&c.server.PublicURL, "public-url", "", "relay's external `URL` for XEP-0156 discovery (default: from each request)")
+	fs.StringVar(&as.issuer, "jwt-issuer", "", "jwt-bearer grant: required \"iss\" of site JWTs (enables the grant)")
+	fs.StringVar(&as.audience, "jwt-audience", "sparkweb", "jwt-bearer grant: required \"aud\"")
+	fs.StringVar(&as.secretFile, "jwt-hmac-secret-file", "", "jwt-bearer grant: `file` holding the HS256/384/512 secret (>= 32 bytes)")
+	fs.StringVar(&as.keyFiles, "jwt-public-keys", "", "jwt-bearer grant: comma-separated PEM public key/certificate `files` (RSA, ECDSA, Ed25519); kid = file name without .pem")
+	fs.StringVar(&as.jwks, "jwt-jwks", "", "jwt-bearer grant: JWKS `file`")
+	fs.StringVar(&as.algs, "jwt-algorithms", "", "jwt-bearer grant: comma-separated allowed algorithms (default: all the keys support)")
+	fs.DurationVar(&as.leeway, "jwt-leeway", 30*time.Second, "jwt-bearer grant: allowed clock skew")
+	fs.StringVar(&as.claim, "jwt-user-claim", "sub", "jwt-bearer grant: `claim` naming the user (localpart or bare JID)")
+	l, d := &c.server.Limits, server.DefaultLimits
+	fs.IntVar(&l.MaxConnsPerJID, "max-conns-per-jid", d.MaxConnsPerJID, "concurrent bridges per account (-1: no limit)")
+	fs.IntVar(&l.MaxConnsPerIP, "max-conns-per-ip", d.MaxConnsPerIP, "concurrent bridges per client address (-1: no limit)")
+	fs.Int64Var(&l.MaxStanzaSize, "max-stanza-size", d.MaxStanzaSize, "largest WebSocket message accepted from a client, in `bytes`")
+	fs.DurationVar(&l.PingInterval, "ping-interval", d.PingInterval, "WebSocket ping interval on bridges; an unanswered ping ends the bridge (-1s: none)")
+	fs.DurationVar(&l.IdleTimeout, "idle-timeout", d.IdleTimeout, "close bridges silent both ways this long (-1s: never)")
+	fs.DurationVar(&l.TokenIPEvery, "token-ip-every", d.TokenIPEvery, "per-address token requests: one earned back every `interval` (-1s: no limit)")
+	fs.IntVar(&l.TokenIPBurst, "token-ip-burst", d.TokenIPBurst, "per-address token requests allowed at once")
+	fs.DurationVar(&l.TokenAccountEvery, "token-account-every", d.TokenAccountEvery, "per-account grants: one earned back every `interval` (-1s: no limit)")
+	fs.IntVar(&l.TokenAccountBurst, "token-account-burst", d.TokenAccountBurst, "per-account grants allowed at once")
+	fs.DurationVar(&l.TokenBackoff, "token-backoff", d.TokenBackoff, "wait after a wrong password past --token-free-failures, doubling per further failure up to 15m (-1s: none)")
+	fs.IntVar(&l.TokenFreeFailures, "token-free-failures", d.TokenFreeFailures, "consecutive wrong passwords per account that cost no wait (-1: none)")
+	fs.DurationVar(&l.ReadHeaderTimeout, "read-header-timeout", d.ReadHeaderTimeout, "time allowed to send request headers (slow-client guard)")
+	fs.DurationVar(&l.ReadTimeout, "read-timeout", d.ReadTimeout, "time allowed to send a whole request (WebSockets exempt)")
+	fs.DurationVar(&l.WriteTimeout, "write-timeout", d.WriteTimeout, "time allowed to write a response (WebSockets exempt)")
+	fs.DurationVar(&l.KeepAliveTimeout, "keepalive-timeout", d.KeepAliveTimeout, "close idle HTTP keep-alive connections after this long")
+	fs.DurationVar(&l.DrainTimeout, "drain-timeout", d.DrainTimeout, "on SIGTERM, how long bridges get to close before being cut")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: sparkweb [flags]\n       sparkweb version\n\nEvery flag can also be set as %s<NAME>, e.g. %sUPSTREAM; a flag wins.\n\n", envPrefix, envPrefix)
 		fs.PrintDefaults()
@@ -73,6 +110,14 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		errs = append(errs, fmt.Errorf("listen %q: bad port", c.listen))
 	}
+	if a, err := as.config(); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.server.Assertion = a
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		errs = append(errs, errors.New("tls-cert and tls-key: give both or neither"))
+	}
 	// Unlike server.Config, where zero means the default, a TTL given here must be positive.
 	s := c.server
 	if s.TokenTTL <= 0 {
@@ -83,4 +128,44 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
+}
+
+// assertionFlags are the jwt-bearer grant's flags.
+type assertionFlags struct {
+	issuer, audience, secretFile, keyFiles, jwks, algs, claim string
+	leeway                                                    time.Duration
+}
+
+// config turns the flags into an auth.AssertionConfig; nil when the grant is off (no issuer).
+func (a assertionFlags) config() (*auth.AssertionConfig, error) {
+	if a.issuer == "" {
+		if a.secretFile != "" || a.keyFiles != "" || a.jwks != "" {
+			return nil, errors.New("jwt-issuer: required when jwt-bearer keys are given")
+		}
+		return nil, nil
+	}
+	c := &auth.AssertionConfig{Issuer: a.issuer, Audience: a.audience, JWKSFile: a.jwks, Leeway: a.leeway, UserClaim: a.claim,
+		PublicKeyFiles: splitList(a.keyFiles), Algorithms: splitList(a.algs)}
+	if a.secretFile != "" {
+		b, err := os.ReadFile(a.secretFile)
+		if err != nil {
+			return nil, fmt.Errorf("jwt-hmac-secret-file: %w", err)
+		}
+		c.HMACSecret = bytes.TrimSpace(b)
+	}
+	// Load the keys now so that every problem is reported at start.
+	if _, err := auth.NewAssertionVerifier(*c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

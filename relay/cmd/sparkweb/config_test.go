@@ -73,6 +73,24 @@ func TestParseConfig(t *testing.T) {
 		{name: "unparsable env", args: required, env: map[string]string{"SPARKWEB_FORWARDED_PROTO_HTTPS": "maybe"}, wantErr: []string{"SPARKWEB_FORWARDED_PROTO_HTTPS"}},
 		{name: "stray argument", args: append(required, "serve"), wantErr: []string{"unexpected argument"}},
 		{name: "unknown flag", args: []string{"--upstreams", "x"}, wantErr: []string{"not defined"}},
+		{name: "TLS cert without key", args: append([]string{"--tls-cert", "c.pem"}, required...), wantErr: []string{"tls-cert and tls-key"}},
+		{name: "jwt keys without issuer", args: append([]string{"--jwt-jwks", "k.json"}, required...), wantErr: []string{"jwt-issuer: required"}},
+		{name: "jwt issuer without keys", args: append([]string{"--jwt-issuer", "https://site"}, required...), wantErr: []string{"needs a key"}},
+		{name: "bad client IP header", args: append([]string{"--client-ip-header", "Forwarded"}, required...), wantErr: []string{"client IP header"}},
+		{name: "bad public URL", args: append([]string{"--public-url", "chat.example.org"}, required...), wantErr: []string{"public URL"}},
+		{
+			name: "limits and store",
+			args: append([]string{"--max-conns-per-jid", "3", "--max-conns-per-ip", "-1", "--token-backoff", "2s", "--store", "/tmp/x.db",
+				"--drain-timeout", "30s", "--client-ip-header", "x-forwarded-for"}, required...),
+			env: map[string]string{"SPARKWEB_MAX_STANZA_SIZE": "65536"},
+			check: func(t *testing.T, c config) {
+				l := c.server.Limits
+				if l.MaxConnsPerJID != 3 || l.MaxConnsPerIP != -1 || l.TokenBackoff != 2*time.Second || l.MaxStanzaSize != 65536 ||
+					l.DrainTimeout != 30*time.Second || c.server.StorePath != "/tmp/x.db" || c.server.ClientIPHeader != "x-forwarded-for" {
+					t.Errorf("got %+v", c.server)
+				}
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@
 // for short-lived relay tokens, and bridges the browser's WebSocket to the XMPP server.
 //
 //	sparkweb --upstream ws://127.0.0.1:5280/xmpp-websocket --domain example.org
+//	sparkweb keys --store /var/lib/sparkweb/relay.db [list|rotate]
 //	sparkweb version
 package main
 
@@ -12,11 +13,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/sparkweb/sparkweb"
 	"github.com/sparkweb/sparkweb/relay/server"
@@ -28,6 +27,15 @@ var version = "dev"
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "version" {
 		fmt.Println("sparkweb", version)
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "keys" {
+		if err := keysCommand(os.Args[2:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(os.Stderr, "sparkweb keys: %v\n", err)
+				os.Exit(1)
+			}
+		}
 		return
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -56,35 +64,20 @@ func run(cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	defer srv.Close()
+	if cfg.server.StorePath == "" {
+		log.Warn("no --store: signing keys live in memory, tokens end with the process, no refresh tokens")
+	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		// No ReadTimeout/WriteTimeout: they would cut long-lived WebSocket bridges. Token
-		// bodies are small and bounded by the handler.
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 16 << 10,
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	var tlsFiles *server.TLSFiles
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		tlsFiles, scheme = &server.TLSFiles{CertFile: cfg.tlsCert, KeyFile: cfg.tlsKey}, "https"
 	}
-	log.Info("listening", "url", "http://"+ln.Addr().String(), "upstream", cfg.server.Upstream,
+	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "upstream", cfg.server.Upstream,
 		"domain", cfg.server.Domain, "version", version)
-
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	// ctx is done, so the bridges are already closing with 1001; Shutdown drains the rest.
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return srv.Serve(ctx, ln, tlsFiles)
 }
