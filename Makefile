@@ -6,7 +6,7 @@ WASM      := static/engine.wasm
 WASM_EXEC := static/wasm_exec.js
 RELAY     := bin/sparkweb
 
-.PHONY: all run test test-go test-browser deps clean
+.PHONY: all run test fuzz deps clean
 all: $(RELAY)
 
 # The engine: portable Go compiled for the SharedWorker; -s -w drop symbols the browser never uses.
@@ -28,10 +28,21 @@ run: $(RELAY)
 deps:
 	./testenv/deps.sh
 
+# Fuzz targets run briefly on every test run; longer runs: make fuzz FUZZTIME=10m.
+FUZZTIME ?= 10s
+FUZZ := ./wasm/xmppws:FuzzFramer ./relay/bridge:FuzzXMLGuard ./relay/auth:FuzzAssertion ./relay/auth:FuzzVerify
+
 test: deps $(RELAY)
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	$(MAKE) fuzz
 	node --test --test-concurrency=1 webcomponents/test/*.test.mjs
+
+fuzz:
+	@for t in $(FUZZ); do \
+	  echo "fuzz $$t for $(FUZZTIME)"; \
+	  $(GO) test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 clean:
 	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM_EXEC)
