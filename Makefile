@@ -5,6 +5,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 WASM      := static/engine.wasm
 WASM_EXEC := static/wasm_exec.js
 RELAY     := bin/sparkweb
+VERSION_JSON := static/version.json
 
 .PHONY: all run test fuzz deps clean
 all: $(RELAY)
@@ -18,8 +19,14 @@ $(WASM): go.mod go.sum $(shell find wasm -name '*.go' -not -name '*_test.go')
 $(WASM_EXEC): $(GOROOT)/lib/wasm/wasm_exec.js
 	cp $< $@
 
+# The build version names the SharedWorker, the service worker's cache and the leader lock, so a
+# new build replaces the old one in every tab. It sorts in build order (time first).
+ASSETS := $(WASM) $(WASM_EXEC) index.html $(wildcard webcomponents/*.js) $(filter-out $(VERSION_JSON),$(wildcard static/*.js static/*.css static/*.svg static/*.webmanifest))
+$(VERSION_JSON): $(ASSETS)
+	printf '{"version":"%s-%s"}\n' "$$(date -u +%Y%m%dT%H%M%SZ)" "$$(cat $^ | sha256sum | cut -c1-12)" > $@
+
 # The relay embeds index.html, webcomponents/ and static/, so it is built last.
-$(RELAY): $(WASM) $(WASM_EXEC) go.mod go.sum assets.go index.html $(shell find relay webcomponents static -name '*.go' -o -name '*.js' -o -name '*.css' -o -name '*.json' | grep -v node_modules)
+$(RELAY): $(ASSETS) $(VERSION_JSON) go.mod go.sum assets.go $(shell find relay -name '*.go')
 	$(GO) build -trimpath -ldflags='-X main.version=$(VERSION)' -o $@ ./relay/cmd/sparkweb
 
 run: $(RELAY)
@@ -45,4 +52,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM_EXEC)
+	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM_EXEC) $(VERSION_JSON)

@@ -1,28 +1,55 @@
-// SparkWeb SharedWorker bootstrap (a classic worker script).
+// SparkWeb engine worker bootstrap (a classic worker script).
 //
 // It loads the Go→Wasm engine once for every tab of the origin and does the tab bookkeeping the
-// engine leaves to JavaScript: which MessagePort belongs to which tab, and when a tab is gone.
+// engine leaves to JavaScript: which connection belongs to which tab, and when a tab is gone.
 // The JSON protocol itself is described in docs/protocol.md.
 //
+// It runs in one of two ways, chosen by the façade (webcomponents/sparkweb.js):
+//   - as a SharedWorker (the normal case): every tab connects with its own MessagePort;
+//   - as a dedicated Worker of the leader tab, where SharedWorker does not exist: the leader
+//     posts {tab, msg} envelopes for itself and for the tabs it serves over BroadcastChannel,
+//     and gets {tab, msg} back; tab "*" means every tab.
+// Either way the worker's name is "sparkweb:<build version>".
+//
+// Upgrades: on start the worker announces its version on BroadcastChannel("sparkweb-control").
+// A worker of an older version (versions sort in build order) that hears it hands over: it tells
+// its tabs {event: "upgrade"}, stops its session without forgetting it (op session.handover) and
+// exits. A worker of a newer version answers with its own announcement, so an older worker that
+// starts late steps down instead of taking over. The engine only runs
+// while the worker holds the Web Lock "sparkweb-engine", so the new engine starts once the old
+// one has stopped and never shares the stored state with it.
+//
 // Go ↔ JS contract:
-//   - sparkwebEmit(tab, json)   defined here, called by Go: post the message to that tab's port,
-//                               or to every port when tab is "".
+//   - sparkwebEmit(tab, json)   defined here, called by Go: deliver to that tab, or to every tab
+//                               when tab is "".
 //   - sparkwebReady()           defined here, called by Go once sparkwebEngine exists.
+//   - sparkwebStorage           defined by storage.js (IndexedDB), used by Go.
 //   - sparkwebEngine.request(tab, json)  defined by Go; never blocks, answers via sparkwebEmit.
 'use strict';
 
-importScripts('wasm_exec.js');
+importScripts('wasm_exec.js', 'storage.js');
 
-/** @type {Map<string, MessagePort>} attached tabs by tab id */
-const ports = new Map();
+/** The build this worker belongs to, from its name ("sparkweb:<version>"). */
+const VERSION = self.name.startsWith('sparkweb:') ? self.name.slice('sparkweb:'.length) : 'dev';
+/** True in a SharedWorker, false in the leader tab's dedicated Worker. */
+const SHARED = typeof SharedWorkerGlobalScope !== 'undefined' && self instanceof SharedWorkerGlobalScope;
+/** The tab id the worker uses for its own requests; a tab id is never empty, so this one is free. */
+const SELF_TAB = '';
+
+/** @type {Map<string, {postMessage(msg: any): void}>} attached tabs by tab id */
+const tabs = new Map();
 /** Requests that arrived before the engine was ready: [tab, request] pairs, in arrival order. */
 let queue = [];
 /** Set once the engine can take requests. */
 let ready = false;
 /** Set when the engine failed to load or stopped; every request is then answered with it. */
 let failure = null;
-/** Ids for requests the worker sends on its own behalf (tab.detach); their answers go nowhere. */
+/** Set while handing over to a newer build; every request is then refused. */
+let replacedBy = null;
+/** Ids for requests the worker sends on its own behalf. */
 let ownId = 0;
+/** Answers to the worker's own requests, by id. */
+const own = new Map();
 
 globalThis.sparkwebEmit = (tab, json) => {
   let msg;
@@ -33,11 +60,16 @@ globalThis.sparkwebEmit = (tab, json) => {
     return;
   }
   if (tab === '') {
-    for (const port of ports.values()) port.postMessage(msg);
+    if (msg && typeof msg.event === 'string') {
+      broadcast(msg);
+      return;
+    }
+    own.get(msg?.id)?.(msg);
+    own.delete(msg?.id);
     return;
   }
-  // A tab that is already gone has no port: its answer is dropped on purpose.
-  ports.get(tab)?.postMessage(msg);
+  // A tab that is already gone has no entry: its answer is dropped on purpose.
+  tabs.get(tab)?.postMessage(msg);
 };
 
 globalThis.sparkwebReady = () => {
@@ -47,8 +79,21 @@ globalThis.sparkwebReady = () => {
   for (const [tab, req] of pending) forward(tab, req);
 };
 
-/** Passes one request to the engine, or answers it with the load failure. */
+/** Sends an event to every attached tab. */
+function broadcast(msg) {
+  if (SHARED) {
+    for (const sink of tabs.values()) sink.postMessage(msg);
+  } else {
+    self.postMessage({ tab: '*', msg }); // the leader fans it out: one message, not one per tab
+  }
+}
+
+/** Passes one request to the engine, or answers it with the reason it cannot run. */
 function forward(tab, req) {
+  if (replacedBy !== null && tab !== SELF_TAB) {
+    answerError(tab, req, 'not-connected', `this SparkWeb engine is being replaced by build ${replacedBy}: reload the page`);
+    return;
+  }
   if (failure) {
     answerError(tab, req, 'internal-server-error', failure);
     return;
@@ -67,7 +112,28 @@ function forward(tab, req) {
 }
 
 function answerError(tab, req, code, message) {
-  ports.get(tab)?.postMessage({ id: req.id, ok: false, error: { code, message } });
+  if (tab === SELF_TAB) {
+    own.get(req.id)?.({ id: req.id, ok: false, error: { code, message } });
+    own.delete(req.id);
+    return;
+  }
+  tabs.get(tab)?.postMessage({ id: req.id, ok: false, error: { code, message } });
+}
+
+/** Sends a request of the worker's own; resolves with the response, or null after ms. */
+function ownRequest(op, args, ms) {
+  const id = ++ownId;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      own.delete(id);
+      resolve(null);
+    }, ms);
+    own.set(id, (msg) => {
+      clearTimeout(timer);
+      resolve(msg);
+    });
+    forward(SELF_TAB, { id, op, args });
+  });
 }
 
 /** Marks the engine as unusable, answers everything queued and tells every tab. */
@@ -78,56 +144,130 @@ function fail(message) {
   const pending = queue;
   queue = [];
   for (const [tab, req] of pending) answerError(tab, req, 'internal-server-error', message);
-  for (const port of ports.values()) {
-    port.postMessage({ event: 'error', data: { code: 'internal-server-error', message } });
-  }
+  broadcast({ event: 'error', data: { code: 'internal-server-error', message } });
 }
 
 /** Called when the tab's Web Lock is granted to us, i.e. the tab has released it by dying. */
 function detach(tab) {
-  ports.delete(tab);
-  forward(tab, { id: ++ownId, op: 'tab.detach', args: { tab } });
+  tabs.delete(tab);
+  forward(SELF_TAB, { id: ++ownId, op: 'tab.detach', args: { tab } });
 }
 
-self.onconnect = (event) => {
-  const port = event.ports[0];
-  /** The tab id this port attached as; null until its tab.attach. */
-  let tab = null;
-  port.onmessage = ({ data: req }) => {
-    if (req === null || typeof req !== 'object' || typeof req.op !== 'string') {
-      port.postMessage({
-        id: req?.id ?? null,
-        ok: false,
-        error: { code: 'bad-request', message: 'a request is an object {id, op, args}' },
-      });
-      return;
-    }
-    if (req.op === 'tab.attach') {
-      const id = req.args?.tab;
-      if (typeof id !== 'string' || id === '' || tab !== null) {
-        port.postMessage({
-          id: req.id,
-          ok: false,
-          error: { code: 'bad-request', message: 'tab.attach needs a non-empty args.tab, once per port' },
-        });
-        return;
-      }
-      tab = id;
-      ports.set(tab, port);
-      // The tab holds this lock for its whole life, so it is granted to us only once the tab is gone.
-      navigator.locks.request('sparkweb-tab:' + tab, () => detach(id));
-    } else if (tab === null) {
-      port.postMessage({
+/**
+ * Handles one message of a connection (a SharedWorker port, or one tab of the leader).
+ * conn.tab is null until the connection's tab.attach.
+ */
+function receive(conn, req) {
+  if (replacedBy !== null) {
+    // A tab that reached us after the handover (or had not attached yet) must learn it too.
+    conn.sink.postMessage({ event: 'upgrade', data: { version: replacedBy } });
+  }
+  if (req === null || typeof req !== 'object' || typeof req.op !== 'string') {
+    conn.sink.postMessage({
+      id: req?.id ?? null,
+      ok: false,
+      error: { code: 'bad-request', message: 'a request is an object {id, op, args}' },
+    });
+    return;
+  }
+  if (req.op === 'tab.attach') {
+    const id = req.args?.tab;
+    if (typeof id !== 'string' || id === '' || conn.tab !== null) {
+      conn.sink.postMessage({
         id: req.id,
         ok: false,
-        error: { code: 'bad-request', message: 'send tab.attach first' },
+        error: { code: 'bad-request', message: 'tab.attach needs a non-empty args.tab, once per connection' },
       });
       return;
     }
-    forward(tab, req);
+    conn.tab = id;
+    tabs.set(id, conn.sink);
+    // The tab holds this lock for its whole life, so it is granted to us only once the tab is gone.
+    navigator.locks.request('sparkweb-tab:' + id, () => detach(id));
+  } else if (conn.tab === null) {
+    conn.sink.postMessage({ id: req.id, ok: false, error: { code: 'bad-request', message: 'send tab.attach first' } });
+    return;
+  }
+  forward(conn.tab, req);
+}
+
+if (SHARED) {
+  self.onconnect = (event) => {
+    const port = event.ports[0];
+    const conn = { tab: null, sink: port };
+    port.onmessage = ({ data }) => receive(conn, data);
+    port.start();
   };
-  port.start();
+} else {
+  /** The leader tab's connections, by the tab id of the envelope. */
+  const conns = new Map();
+  self.onmessage = ({ data }) => {
+    if (data === null || typeof data !== 'object' || typeof data.tab !== 'string' || data.tab === '') {
+      console.error('sparkweb: the leader sent a message that is not a {tab, msg} envelope', data);
+      return;
+    }
+    let conn = conns.get(data.tab);
+    if (!conn) {
+      const tab = data.tab;
+      conn = { tab: null, sink: { postMessage: (msg) => self.postMessage({ tab, msg }) } };
+      conns.set(tab, conn);
+    }
+    receive(conn, data.msg);
+  };
+}
+
+// The browser knows first when the network is back: retry a lost connection at once instead of
+// waiting out the engine's backoff.
+self.addEventListener('online', () => {
+  if (ready && !failure && replacedBy === null) ownRequest('session.reconnect', {}, 5000);
+});
+
+/** How long a replaced worker keeps answering before it exits. */
+const LINGER_MS = 3000;
+
+/** Resolves the "sparkweb-engine" lock; held until the worker hands over or dies. */
+let releaseEngine = () => {};
+const engineLock = new Promise((resolve) => {
+  navigator.locks.request(
+    'sparkweb-engine',
+    () =>
+      new Promise((release) => {
+        releaseEngine = release;
+        resolve();
+      }),
+  );
+});
+
+/** Steps down for the newer build `version`: tabs reattach to it, the session stops, we exit. */
+async function handOver(version) {
+  if (replacedBy !== null) return;
+  replacedBy = version;
+  console.info(`sparkweb: build ${VERSION} hands over to build ${version}`);
+  const pending = queue;
+  queue = [];
+  for (const [tab, req] of pending) forward(tab, req); // refused now: replacedBy is set
+  broadcast({ event: 'upgrade', data: { version } });
+  if (ready && !failure) {
+    // Not session.logout: that forgets the account, and the new engine must carry on with it.
+    // An engine without session.handover answers feature-not-implemented; exiting then drops the
+    // connection as closing the browser would.
+    await ownRequest('session.handover', {}, 5000);
+  }
+  releaseEngine();
+  // Linger a moment to tell tabs that are connecting right now, then go: a page that asks for
+  // this build later starts a fresh worker, which is told to hand over in turn.
+  setTimeout(() => self.close(), LINGER_MS);
+}
+
+const control = new BroadcastChannel('sparkweb-control');
+// Versions sort in build order (see buildVersion in sparkweb.js): only a newer build takes over.
+// An older one that starts (a tab still on an old page) hears from us and steps down at once.
+control.onmessage = ({ data }) => {
+  if (data?.type !== 'upgrade' || typeof data.version !== 'string' || replacedBy !== null) return;
+  if (data.version > VERSION) handOver(data.version);
+  else if (data.version < VERSION) control.postMessage({ type: 'upgrade', version: VERSION });
 };
+control.postMessage({ type: 'upgrade', version: VERSION });
 
 async function instantiate(go) {
   const response = await fetch('engine.wasm');
@@ -144,11 +284,13 @@ async function instantiate(go) {
   go.env = { SPARKWEB_RELAY: self.location.origin };
   let instance;
   try {
-    ({ instance } = await instantiate(go));
+    // Compile while an older engine may still be stopping; run only once it has.
+    [{ instance }] = await Promise.all([instantiate(go), engineLock]);
   } catch (err) {
     fail(`engine failed to load: ${err.message || err}`);
     return;
   }
+  if (replacedBy !== null) return;
   try {
     await go.run(instance);
     fail('engine stopped');

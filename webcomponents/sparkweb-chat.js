@@ -3,8 +3,10 @@
 // The log shows the conversation the engine already holds plus every new message of it, sent from
 // any tab. Enter sends, Shift+Enter starts a new line.
 // Attributes: `with` (bare JID of the contact).
-// Parts: header, title, presence, log, message, message-in, message-out, meta, body, composer,
-// label, input, button, hint, error.
+// Parts: header, title, presence, log, message, message-in, message-out, message-pending, meta,
+// state, body, composer, label, input, button, hint, error.
+// An outgoing message the server has not acknowledged yet is marked "Sending…" (data-state="pending")
+// until the engine reports it sent.
 import { connect, bareJID, bestPresence, showLabels, themeCSS } from './sparkweb.js';
 
 const template = document.createElement('template');
@@ -30,6 +32,8 @@ li.out { align-self: flex-end; text-align: end; }
   background: var(--_bubble-in); white-space: pre-wrap; overflow-wrap: anywhere;
 }
 li.out .body { background: var(--_bubble-out); color: var(--_bubble-out-fg); }
+li[data-state="pending"] .body { opacity: .7; }
+.state { font-style: italic; }
 .placeholder { color: var(--_muted); align-self: center; max-width: none; }
 form { display: flex; gap: .5rem; align-items: end; padding: .6rem .8rem; border-top: 1px solid var(--_border); }
 textarea {
@@ -139,6 +143,11 @@ export class SparkWebChat extends HTMLElement {
       client.on('message', (msg) => {
         if (msg.with === this.with) this.#append(msg);
       }),
+      // A new engine took over (see sparkweb.js): what it holds replaces what we showed.
+      client.on('snapshot', () => {
+        this.#renderLog();
+        this.#renderHeader();
+      }),
     ];
     this.#renderHeader();
     this.#renderLog();
@@ -186,14 +195,16 @@ export class SparkWebChat extends HTMLElement {
   }
 
   #append(msg) {
-    if (msg.id && this.#shown.has(msg.id)) return;
+    if (msg.id && this.#shown.has(msg.id)) {
+      this.#update(msg);
+      return;
+    }
     if (msg.id) this.#shown.add(msg.id);
     const { log } = this.#els;
     log.querySelector('.placeholder')?.remove();
     const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     const li = document.createElement('li');
     li.className = msg.outgoing ? 'out' : 'in';
-    li.setAttribute('part', msg.outgoing ? 'message message-out' : 'message message-in');
     if (msg.id) li.dataset.id = msg.id;
     const meta = document.createElement('span');
     meta.className = 'meta';
@@ -206,14 +217,32 @@ export class SparkWebChat extends HTMLElement {
       time.dateTime = msg.timestamp;
       time.textContent = ` · ${timeFormat.format(at)}`;
     }
-    meta.append(who, time);
+    const state = document.createElement('span');
+    state.className = 'state';
+    state.setAttribute('part', 'state');
+    meta.append(who, time, state);
     const body = document.createElement('p');
     body.className = 'body';
     body.setAttribute('part', 'body');
     body.textContent = msg.body;
     li.append(meta, body);
+    this.#renderState(li, msg);
     log.append(li);
     if (nearBottom || msg.outgoing) log.scrollTop = log.scrollHeight;
+  }
+
+  /** Applies a later version of a message already shown (its delivery state changed). */
+  #update(msg) {
+    const li = [...this.#els.log.children].find((el) => el.dataset.id === msg.id);
+    if (li) this.#renderState(li, msg);
+  }
+
+  /** Marks an outgoing message as pending or not, in text (for screen readers too) and styling. */
+  #renderState(li, msg) {
+    const pending = msg.outgoing && msg.state === 'pending';
+    if (msg.outgoing && msg.state) li.dataset.state = msg.state;
+    li.setAttribute('part', msg.outgoing ? `message message-out${pending ? ' message-pending' : ''}` : 'message message-in');
+    li.querySelector('.state').textContent = pending ? ' · Sending…' : '';
   }
 
   #contactName() {
@@ -234,16 +263,17 @@ export class SparkWebChat extends HTMLElement {
     els.show.textContent = jid ? showLabels[show] : '';
     els.presence.hidden = !jid;
     els.label.textContent = jid ? `Message to ${name}` : 'Message';
-    const enabled = online && !!jid;
+    // While reconnecting the engine keeps what is sent in its outbox and sends it once back.
+    const reconnecting = state?.session.state === 'reconnecting';
+    const enabled = (online || reconnecting) && !!jid;
     els.input.disabled = !enabled;
     els.send.disabled = !enabled || this.#sending;
-    els.hint.textContent = !this.#client
-      ? 'Starting…'
-      : !online
-        ? 'Sign in to send messages.'
-        : !jid
-          ? 'Choose a contact first.'
-          : '';
+    let hint = '';
+    if (!this.#client) hint = 'Starting…';
+    else if (reconnecting) hint = jid ? 'Reconnecting… messages are sent once back online.' : 'Reconnecting…';
+    else if (!online) hint = 'Sign in to send messages.';
+    else if (!jid) hint = 'Choose a contact first.';
+    els.hint.textContent = hint;
   }
 }
 

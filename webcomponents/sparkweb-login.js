@@ -124,6 +124,7 @@ export class SparkWebLogin extends HTMLElement {
         else if (s.state === 'online' || s.state === 'connecting') this.#showError(null);
         this.#render();
       }),
+      client.on('snapshot', () => this.#render()),
       client.on('presence', (p) => {
         // Our own status changed, maybe from another tab: keep the select truthful.
         if (p.jid === client.state.session.jid && p.show !== 'unavailable') this.#els.show.value = p.show;
@@ -198,7 +199,9 @@ export class SparkWebLogin extends HTMLElement {
   #render() {
     const els = this.#els;
     const session = this.#client?.state.session ?? { state: 'offline', jid: '' };
-    const online = session.state === 'online';
+    // While reconnecting the account stays signed in: the engine gets the session back by itself.
+    const reconnecting = session.state === 'reconnecting';
+    const online = session.state === 'online' || reconnecting;
     const connecting = this.#busy || session.state === 'connecting';
     const hadFocus = this.shadowRoot.activeElement;
     els.form.hidden = online;
@@ -207,7 +210,7 @@ export class SparkWebLogin extends HTMLElement {
     els.submit.disabled = connecting || !this.#client;
     els.submit.textContent = connecting ? 'Signing in…' : 'Sign in';
     els.jid.disabled = els.password.disabled = connecting;
-    els.progress.textContent = connecting ? 'Signing in…' : !this.#client ? 'Starting…' : '';
+    els.progress.textContent = reconnecting ? 'Reconnecting…' : connecting ? 'Signing in…' : !this.#client ? 'Starting…' : '';
     if (online) {
       const own = this.#client.state.presence.find((p) => p.jid === session.jid);
       if (own) els.show.value = own.show in { available: 1, away: 1, dnd: 1, xa: 1 } ? own.show : 'available';

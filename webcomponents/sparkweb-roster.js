@@ -82,7 +82,7 @@ export class SparkWebRoster extends HTMLElement {
     if (!this.isConnected) return;
     this.#client = client;
     const render = () => this.#render();
-    this.#off = ['session', 'roster', 'presence'].map((ev) => client.on(ev, render));
+    this.#off = ['session', 'roster', 'presence', 'snapshot'].map((ev) => client.on(ev, render));
     this.#render();
   }
 

@@ -1,23 +1,37 @@
 // SparkWeb façade: the one object through which elements talk to the engine.
 //
-// The engine (Go→Wasm) runs in a SharedWorker shared by every tab of the origin. This module opens
-// that worker, attaches the tab, and mirrors the engine's state so that an element added at any time
-// can render at once. The JSON protocol is described in docs/protocol.md.
+// The engine (Go→Wasm) runs in one worker shared by every tab of the origin. This module finds or
+// starts that worker, attaches the tab, and mirrors the engine's state so that an element added at
+// any time can render at once. The JSON protocol is described in docs/protocol.md.
 //
 //   import { connect } from './webcomponents/sparkweb.js';
 //   const client = await connect();
 //   client.on('message', (msg) => console.log(msg.body));
 //   await client.request('chat.send', { to: 'bob@example.org', body: 'hi' });
 //
+// Where the engine runs (client.mode), hidden from callers:
+//   'shared'   a SharedWorker named "sparkweb:<build version>" (static/worker.js);
+//   'leader'   no SharedWorker in this browser: this tab won the Web Lock
+//              "sparkweb-leader:<version>", runs static/worker.js as a dedicated Worker and serves
+//              the other tabs over BroadcastChannel("sparkweb");
+//   'follower' another tab is the leader; requests and answers travel over BroadcastChannel.
+// When the leader tab goes, the next tab in the lock's queue becomes leader, and every follower
+// attaches again to the new engine and takes its snapshot (the "snapshot" event).
+//
+// Upgrades: the build version comes from static/version.json. An engine of an older build that
+// meets a newer one sends the "upgrade" event and stops; by default the page then reloads, so it
+// runs the new build's code against the new engine (connect({reloadOnUpgrade: false}) leaves that
+// to the page).
+//
 // Performance marks for DevTools and tests: sparkweb:worker (worker opened), sparkweb:ready
 // (snapshot applied, connect() resolves), sparkweb:online (the session became online in this tab).
 
 /**
  * @typedef {{code: string, message: string}} ErrorValue
- * @typedef {{state: 'offline'|'connecting'|'online'|'auth-failed', jid: string, error?: ErrorValue}} Session
+ * @typedef {{state: 'offline'|'connecting'|'online'|'reconnecting'|'auth-failed', jid: string, error?: ErrorValue}} Session
  * @typedef {{jid: string, name: string, subscription: string, ask: boolean, groups: string[]}} RosterItem
  * @typedef {{jid: string, bare: string, show: string, status: string, priority: number}} Presence
- * @typedef {{id: string, from: string, to: string, with: string, body: string, timestamp: string, outgoing: boolean}} Message
+ * @typedef {{id: string, from: string, to: string, with: string, body: string, timestamp: string, outgoing: boolean, state?: 'pending'|'sent'}} Message
  * @typedef {{session: Session, roster: RosterItem[], presence: Presence[], conversations: Object<string, Message[]>}} State
  */
 
@@ -36,13 +50,17 @@ export class SparkWebError extends Error {
 
 /** The page's client, shared by every caller of connect(). */
 let clientPromise = null;
+/** The build version, read once per page. */
+let versionPromise = null;
 
 /**
  * Resolves to the page's one client, attached to the shared engine and initialised from its
  * snapshot. Every call on a page returns the same client; options are read by the first call only.
  *
- * @param {{workerURL?: string|URL}} [options] workerURL: where static/worker.js is served
- *   (default: ../static/worker.js next to this module).
+ * @param {{workerURL?: string|URL, versionURL?: string|URL, reloadOnUpgrade?: boolean}} [options]
+ *   workerURL: where static/worker.js is served (default: ../static/worker.js next to this module);
+ *   versionURL: the build's version.json (default: ../static/version.json);
+ *   reloadOnUpgrade: reload the page when a newer build replaces the engine (default true).
  * @returns {Promise<Client>}
  */
 export function connect(options = {}) {
@@ -55,31 +73,170 @@ export function connect(options = {}) {
   return clientPromise;
 }
 
-async function open({ workerURL = new URL('../static/worker.js', import.meta.url) } = {}) {
-  if (typeof SharedWorker !== 'function') {
-    throw new SparkWebError('feature-not-implemented', 'SparkWeb needs SharedWorker, which this browser lacks');
+/**
+ * Resolves to this build's version: the "version" of static/version.json, which `make` writes
+ * as <UTC build time>-<content hash> so that versions sort in build order. A tree built without
+ * it (404) is "dev".
+ * @param {string|URL} [url]
+ * @returns {Promise<string>}
+ */
+export function buildVersion(url = new URL('../static/version.json', import.meta.url)) {
+  versionPromise ??= readVersion(url).catch((err) => {
+    versionPromise = null;
+    throw err;
+  });
+  return versionPromise;
+}
+
+async function readVersion(url) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new SparkWebError('server-unreachable', `cannot read the SparkWeb build version: ${err.message}`);
   }
+  if (response.status === 404) return 'dev';
+  if (!response.ok) {
+    throw new SparkWebError('server-unreachable', `cannot read the SparkWeb build version: HTTP ${response.status}`);
+  }
+  const body = await response.json().catch(() => null);
+  const version = body?.version;
+  if (typeof version !== 'string' || !/^[\w.+-]{1,80}$/.test(version)) {
+    throw new SparkWebError('internal-server-error', `${url} holds no valid "version"`);
+  }
+  return version;
+}
+
+/**
+ * Registers the app's service worker (static/sw.js), which keeps the app shell cached so the page
+ * loads offline. Optional: the elements work without it. Resolves to the registration, or null
+ * where service workers are unavailable (plain http on another host than localhost, some WebViews).
+ * Its scope is the app root, which the relay allows with a Service-Worker-Allowed header.
+ * @param {{scriptURL?: string|URL, scope?: string|URL}} [options]
+ * @returns {Promise<ServiceWorkerRegistration|null>}
+ */
+export async function registerServiceWorker({
+  scriptURL = new URL('../static/sw.js', import.meta.url),
+  scope = new URL('../', import.meta.url),
+} = {}) {
+  if (!('serviceWorker' in navigator)) return null;
+  const url = new URL(scriptURL, location.href);
+  // The version in the URL makes every build a new service worker with its own cache.
+  url.searchParams.set('v', await buildVersion());
+  return navigator.serviceWorker.register(url.href, { scope: new URL(scope, location.href).href, updateViaCache: 'none' });
+}
+
+async function open({
+  workerURL = new URL('../static/worker.js', import.meta.url),
+  versionURL,
+  reloadOnUpgrade = true,
+} = {}) {
   if (!navigator.locks) {
     throw new SparkWebError('feature-not-implemented', 'SparkWeb needs Web Locks: serve the page over https or from localhost');
   }
+  const shared = typeof SharedWorker === 'function';
+  if (!shared && (typeof Worker !== 'function' || typeof BroadcastChannel !== 'function')) {
+    throw new SparkWebError('feature-not-implemented', 'SparkWeb needs SharedWorker, or Worker and BroadcastChannel');
+  }
   const tab = randomId();
-  // The worker learns that this tab is gone when it gets this lock, so hold it for the page's
-  // whole life, and attach only once it is held (otherwise the worker could get it first).
-  await new Promise((resolve, reject) => {
+  // The engine learns that this tab is gone when it gets this lock, so hold it for the page's
+  // whole life, and attach only once it is held (otherwise the engine could get it first).
+  const [version] = await Promise.all([buildVersion(versionURL), holdLock('sparkweb-tab:' + tab)]);
+  performance.mark('sparkweb:worker');
+  const client = new Client(tab, version, { reloadOnUpgrade });
+  const name = 'sparkweb:' + version;
+  if (shared) {
+    const worker = new SharedWorker(workerURL, { name });
+    worker.addEventListener('error', () => client._broken('the SparkWeb worker failed to start'));
+    const port = worker.port;
+    port.onmessage = ({ data }) => client._receive(data);
+    port.start();
+    client._use('shared', (msg) => port.postMessage(msg));
+  } else {
+    elect(client, workerURL, name);
+  }
+  await client._attach();
+  performance.mark('sparkweb:ready');
+  return client;
+}
+
+/** Resolves once the named Web Lock is held; it stays held until the page goes. */
+function holdLock(name) {
+  return new Promise((resolve, reject) => {
     navigator.locks
-      .request('sparkweb-tab:' + tab, () => {
+      .request(name, () => {
         resolve();
         return new Promise(() => {});
       })
       .catch(reject);
   });
-  performance.mark('sparkweb:worker');
-  const worker = new SharedWorker(workerURL, { name: 'sparkweb' });
-  const client = new Client(worker.port);
-  worker.addEventListener('error', () => client._broken('the SparkWeb worker failed to start'));
-  await client._attach(tab);
-  performance.mark('sparkweb:ready');
-  return client;
+}
+
+/**
+ * Fallback without SharedWorker: the tab holding the leader lock runs the engine, the others
+ * follow it over BroadcastChannel. Channel messages, all tagged with the build version `v` (tabs
+ * of other builds are ignored; their leader lock is another one):
+ *   {type: 'hello', from}              a follower asks who leads
+ *   {type: 'leader', from}             the sender leads (on election and in answer to hello)
+ *   {type: 'req', from, msg}           follower → leader: a request of tab `from`
+ *   {type: 'msg', to, msg}             leader → tab `to` ('*': every tab): a response or event
+ */
+function elect(client, workerURL, name) {
+  const channel = new BroadcastChannel('sparkweb');
+  const v = client.version;
+  const me = client.tab;
+  const post = (m) => channel.postMessage({ v, ...m });
+  /** The leader's dedicated worker, once this tab leads. */
+  let worker = null;
+  /** The tab id of the leader this tab follows. */
+  let leader = null;
+
+  const lead = () => {
+    worker = new Worker(workerURL, { name });
+    worker.onerror = () => client._broken('the SparkWeb worker failed to start');
+    worker.onmessage = ({ data }) => {
+      const { tab, msg } = data ?? {};
+      if (tab === me || tab === '*') client._receive(msg);
+      if (tab !== me) post({ type: 'msg', to: tab, msg });
+    };
+    leader = me;
+    client._use('leader', (msg) => worker.postMessage({ tab: me, msg }));
+    post({ type: 'leader', from: me });
+    // Held until the tab goes: then the next tab in the queue takes over.
+    return new Promise(() => {});
+  };
+
+  channel.onmessage = ({ data }) => {
+    if (data?.v !== v) return;
+    switch (data.type) {
+      case 'hello':
+        if (worker) post({ type: 'leader', from: me });
+        break;
+      case 'leader':
+        if (!worker && data.from !== leader) {
+          leader = data.from;
+          client._use('follower', (msg) => post({ type: 'req', from: me, msg }));
+        }
+        break;
+      case 'req':
+        if (worker && typeof data.from === 'string' && data.from !== '') worker.postMessage({ tab: data.from, msg: data.msg });
+        break;
+      case 'msg':
+        if (!worker && (data.to === me || data.to === '*')) client._receive(data.msg);
+        break;
+    }
+  };
+
+  const lockName = 'sparkweb-leader:' + v;
+  navigator.locks
+    .request(lockName, { ifAvailable: true }, (lock) => {
+      if (lock) return lead();
+      // Someone leads: follow, and queue for the lock to take over when the leader goes.
+      post({ type: 'hello', from: me });
+      navigator.locks.request(lockName, lead).catch((err) => client._broken(`leader election failed: ${err.message}`));
+      return null;
+    })
+    .catch((err) => client._broken(`leader election failed: ${err.message}`));
 }
 
 function randomId() {
@@ -89,17 +246,35 @@ function randomId() {
 
 /** A tab's connection to the engine. Get it with connect(); do not construct it. */
 class Client {
-  #port;
+  /** @type {((msg: object) => void)|null} sends to the current engine; null while there is none */
+  #send = null;
+  /** Requests waiting for an engine. */
+  #queue = [];
   #nextId = 1;
-  /** @type {Map<number, {resolve: Function, reject: Function}>} */
+  /** @type {Map<number, {resolve: Function, reject: Function, msg: object}>} */
   #pending = new Map();
   /** @type {Map<string, Set<Function>>} */
   #handlers = new Map();
   /** Events that arrived before the snapshot; replayed on top of it. */
   #early = [];
   #attached = false;
+  /** How many engines this tab has been attached to. */
+  #engines = 0;
   #broken = null;
   #wasOnline = false;
+  #reloadOnUpgrade;
+
+  /** The tab's id in the protocol. */
+  tab;
+  /** The build version this page runs. */
+  version;
+  /**
+   * Where the engine runs: 'shared' (SharedWorker), 'leader' (a dedicated Worker of this tab) or
+   * 'follower' (another tab's); set once connect() resolves, and may change from 'follower' to
+   * 'leader' when the leader tab goes.
+   * @type {'shared'|'leader'|'follower'|null}
+   */
+  mode = null;
 
   /**
    * Live mirror of the engine's state, updated before event handlers run. Treat it as read-only.
@@ -107,11 +282,15 @@ class Client {
    */
   state = { session: { state: 'offline', jid: '' }, roster: [], presence: [], conversations: {} };
 
-  /** @param {MessagePort} port */
-  constructor(port) {
-    this.#port = port;
-    port.onmessage = ({ data }) => this.#receive(data);
-    port.start();
+  /**
+   * @param {string} tab
+   * @param {string} version
+   * @param {{reloadOnUpgrade: boolean}} options
+   */
+  constructor(tab, version, { reloadOnUpgrade }) {
+    this.tab = tab;
+    this.version = version;
+    this.#reloadOnUpgrade = reloadOnUpgrade;
   }
 
   /**
@@ -124,14 +303,18 @@ class Client {
     if (this.#broken) return Promise.reject(this.#broken);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#port.postMessage({ id, op, args });
+      const msg = { id, op, args };
+      this.#pending.set(id, { resolve, reject, msg });
+      if (this.#send) this.#send(msg);
+      else this.#queue.push(msg);
     });
   }
 
   /**
-   * Subscribes to an engine event ("session", "roster", "presence", "message", "error", ...) or to
-   * every event with "*". The handler gets (data, eventName) after `state` has been updated.
+   * Subscribes to an engine event ("session", "roster", "presence", "message", "error",
+   * "upgrade", ...) or to every event with "*". "snapshot" (data: state) means the tab attached
+   * again to a new engine and `state` was replaced: render everything again. The handler gets
+   * (data, eventName) after `state` has been updated.
    * @param {string} event
    * @param {(data: any, event: string) => void} handler
    * @returns {() => void} unsubscribes
@@ -143,33 +326,85 @@ class Client {
     return () => set.delete(handler);
   }
 
-  /** @param {string} tab */
-  async _attach(tab) {
-    const snapshot = await this.request('tab.attach', { tab });
-    const s = this.state;
-    s.session = snapshot?.session ?? s.session;
-    s.roster = snapshot?.roster ?? [];
-    s.presence = snapshot?.presence ?? [];
-    s.conversations = snapshot?.conversations ?? {};
-    this.#wasOnline = s.session.state === 'online';
-    if (this.#wasOnline) performance.mark('sparkweb:online');
+  /**
+   * Switches to a (new) engine. Requests still open with the previous one are failed: that engine
+   * is gone and cannot answer; whether it acted on them is unknown, so they are not sent twice.
+   * @param {'shared'|'leader'|'follower'} mode
+   * @param {(msg: object) => void} send
+   */
+  _use(mode, send) {
+    const again = this.#engines > 0;
+    this.#engines++;
+    this.mode = mode;
+    const queued = this.#queue;
+    this.#queue = [];
+    if (again) {
+      const err = new SparkWebError('not-connected', 'the tab running SparkWeb closed before it answered; try again');
+      for (const [id, p] of this.#pending) {
+        if (queued.includes(p.msg)) continue; // never sent: the new engine gets it below
+        if (p.msg.op === 'tab.attach') {
+          queued.push(p.msg); // attaching has no effect to repeat: ask the new engine
+          continue;
+        }
+        this.#pending.delete(id);
+        p.reject(err);
+      }
+    }
+    this.#send = send;
+    for (const msg of queued) send(msg);
+    if (again && this.#attached) this.#reattach();
+  }
+
+  /** Attaches to the engine and applies its snapshot. */
+  async _attach() {
+    this.#applySnapshot(await this.request('tab.attach', { tab: this.tab }));
     this.#attached = true;
     const early = this.#early;
     this.#early = [];
     for (const msg of early) this.#event(msg);
   }
 
-  /** Fails every open and future request; used when the worker cannot run. */
-  _broken(message) {
-    this.#broken = new SparkWebError('internal-server-error', message);
-    for (const { reject } of this.#pending.values()) reject(this.#broken);
-    this.#pending.clear();
+  async #reattach() {
+    this.#attached = false;
+    try {
+      await this._attach();
+    } catch (err) {
+      console.error('sparkweb: attaching to the new engine failed', err);
+      return;
+    }
+    this.#emit('snapshot', this.state);
   }
 
-  #receive(msg) {
+  #applySnapshot(snapshot) {
+    const s = this.state;
+    s.session = snapshot?.session ?? { state: 'offline', jid: '' };
+    s.roster = snapshot?.roster ?? [];
+    s.presence = snapshot?.presence ?? [];
+    s.conversations = snapshot?.conversations ?? {};
+    const online = s.session.state === 'online';
+    if (online && !this.#wasOnline) performance.mark('sparkweb:online');
+    this.#wasOnline = online;
+  }
+
+  /** Fails every open and future request; used when the engine cannot run. */
+  _broken(message, code = 'internal-server-error') {
+    this.#broken = new SparkWebError(code, message);
+    for (const { reject } of this.#pending.values()) reject(this.#broken);
+    this.#pending.clear();
+    this.#queue = [];
+  }
+
+  /** Handles one message from the engine. */
+  _receive(msg) {
+    if (msg?.event === 'upgrade' && !this.#attached) {
+      // The engine is going away before it answered our attach: act now, there is no snapshot to wait for.
+      this.#emit('upgrade', msg.data);
+      this.#upgrade(msg.data);
+      return;
+    }
     if (msg && typeof msg.event === 'string') {
       // Before the snapshot, an event may or may not be in it: replay it afterwards, where applying
-      // it twice is harmless (replacements by key, messages deduplicated by id).
+      // it twice is harmless (replacements by key, messages updated by id).
       if (this.#attached) this.#event(msg);
       else this.#early.push(msg);
       return;
@@ -183,6 +418,11 @@ class Client {
 
   #event({ event, data }) {
     this.#apply(event, data);
+    this.#emit(event, data);
+    if (event === 'upgrade') this.#upgrade(data);
+  }
+
+  #emit(event, data) {
     for (const key of [event, '*']) {
       for (const handler of this.#handlers.get(key) ?? []) {
         try {
@@ -194,6 +434,24 @@ class Client {
     }
   }
 
+  /** The engine was replaced by a newer build: reload into it, at most once a minute per build. */
+  #upgrade(data) {
+    const version = String(data?.version ?? '');
+    this._broken(`SparkWeb was updated to build ${version}: reload the page`, 'not-connected');
+    if (!this.#reloadOnUpgrade) return;
+    // A reload that still gets this build (a stale cache, servers of two builds behind one name)
+    // would loop: reload for a given build only once a minute.
+    const key = 'sparkweb-upgrade:' + version;
+    let last = 0;
+    try {
+      last = Number(sessionStorage.getItem(key)) || 0;
+      sessionStorage.setItem(key, String(Date.now()));
+    } catch {
+      // no sessionStorage (sandboxed frame): reload anyway
+    }
+    if (Date.now() - last > 60_000) location.reload();
+  }
+
   #apply(event, data) {
     const s = this.state;
     switch (event) {
@@ -201,8 +459,9 @@ class Client {
         s.session = data;
         if (data.state === 'online' && !this.#wasOnline) performance.mark('sparkweb:online');
         this.#wasOnline = data.state === 'online';
-        // Presence means nothing without a session; the roster and history stay for display.
-        if (data.state !== 'online') s.presence = [];
+        // Presence means nothing without a session. While reconnecting it stays: a resumed
+        // stream (XEP-0198) does not send it again. The roster and history stay for display.
+        if (data.state === 'offline' || data.state === 'auth-failed') s.presence = [];
         break;
       case 'roster':
         if (data.full) {
@@ -220,7 +479,10 @@ class Client {
         break;
       case 'message': {
         const list = (s.conversations[data.with] ??= []);
-        if (!data.id || !list.some((m) => m.id === data.id)) list.push(data);
+        // The engine sends a message again when its state changes (pending → sent): update it.
+        const i = data.id ? list.findIndex((m) => m.id === data.id) : -1;
+        if (i < 0) list.push(data);
+        else list[i] = { ...list[i], ...data };
         break;
       }
     }

@@ -15,6 +15,7 @@ import (
 	"mellium.im/xmpp"
 
 	"github.com/sparkweb/sparkweb/wasm/protocol"
+	"github.com/sparkweb/sparkweb/wasm/sm"
 	"github.com/sparkweb/sparkweb/wasm/storage"
 	"github.com/sparkweb/sparkweb/wasm/xmppws"
 )
@@ -59,6 +60,11 @@ type Engine struct {
 	kick       chan struct{} // retry a reconnect now
 	outboxKick chan struct{} // something new in the outbox
 	outboxSeq  int
+	// outboxSent holds the ids sent on the current stream; pendingAcks the sent messages the
+	// server has not confirmed yet.
+	outboxSent  map[string]bool
+	pendingAcks map[string]outboxEntry
+	sm          *sm.State // stream management of the current stream, kept across resumptions
 }
 
 // New returns an offline engine.
@@ -79,6 +85,7 @@ func New(cfg Config) *Engine {
 		cfg: cfg, log: cfg.Logger, st: newState(), queries: map[string]*archiveQuery{},
 		store: cfg.Store, persist: newPersister(cfg.Store, cfg.Logger.Error),
 		kick: make(chan struct{}, 1), outboxKick: make(chan struct{}, 1),
+		outboxSent: map[string]bool{}, pendingAcks: map[string]outboxEntry{},
 	}
 }
 
@@ -130,6 +137,7 @@ func (e *Engine) ops() map[string]opFunc {
 		"chat.send":         e.opChatSend,
 		"chat.history":      e.opHistory,
 		"session.reconnect": e.opReconnect,
+		"session.handover":  e.opHandover,
 	}
 }
 

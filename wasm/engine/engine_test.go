@@ -116,6 +116,18 @@ type stack struct {
 	relay   string
 }
 
+func startStackB(b *testing.B) stack {
+	b.Helper()
+	p := testenv.StartProsody(b, testenv.ProsodyOptions{})
+	srv, err := server.New(context.Background(), server.Config{Upstream: p.WebSocketURL, Domain: p.Domain, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	b.Cleanup(ts.Close)
+	return stack{prosody: p, relay: ts.URL}
+}
+
 func startStack(t *testing.T, opts testenv.ProsodyOptions) stack {
 	t.Helper()
 	p := testenv.StartProsody(t, opts)

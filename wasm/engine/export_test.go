@@ -10,3 +10,11 @@ func (e *Engine) DropConnection() {
 		_ = c.Close()
 	}
 }
+
+// ForgetStream drops the stream management state, so the next reconnect logs in afresh as it
+// must when the server no longer holds the session.
+func (e *Engine) ForgetStream() {
+	e.mu.Lock()
+	e.sm = nil
+	e.mu.Unlock()
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -95,7 +96,6 @@ func (e *Engine) pumpOutbox(sess *xmpp.Session, done <-chan struct{}) {
 		<-done
 		cancel()
 	}()
-	sent := map[string]bool{} // by this session
 	for {
 		entries, err := e.store.List(ctx, outboxPrefix)
 		if err != nil {
@@ -109,20 +109,26 @@ func (e *Engine) pumpOutbox(sess *xmpp.Session, done <-chan struct{}) {
 				_ = e.store.Delete(ctx, ent.Key)
 				continue
 			}
-			if sent[oe.Message.ID] {
-				continue
+			e.mu.Lock()
+			already := e.outboxSent[oe.Message.ID]
+			e.mu.Unlock()
+			if already {
+				continue // on its way in this stream; stream management resends it if needed
 			}
 			if err := transmit(ctx, sess, oe.Message); err != nil {
 				e.log.Warn("send from outbox", "id", oe.Message.ID, "err", err)
 				break // the session is failing; the next one resends
 			}
-			sent[oe.Message.ID] = true
+			e.mu.Lock()
+			e.outboxSent[oe.Message.ID] = true
+			e.pendingAcks[oe.Message.ID] = oe
+			e.mu.Unlock()
 			batch = append(batch, oe)
 			if len(batch) == outboxBatch {
 				break
 			}
 		}
-		if len(batch) > 0 {
+		if len(batch) > 0 && !acknowledges(sess, e) {
 			if err := ping.Send(ctx, sess, sess.LocalAddr().Domain()); err != nil {
 				// Unacknowledged: the entries stay stored and the next session sends them again;
 				// receivers recognise a resend by its origin-id.
@@ -158,10 +164,64 @@ func transmit(ctx context.Context, sess *xmpp.Session, m protocol.Message) error
 	return sess.Send(ctx, msg.Wrap(xmlstream.MultiReader(textElement("body", m.Body), originID)))
 }
 
+// acknowledges reports whether stream management acknowledges what sess sends; without it the
+// pump proves delivery with a ping.
+func acknowledges(sess *xmpp.Session, e *Engine) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sm != nil && e.sess == sess && e.sm.Info().Enabled
+}
+
+// onAcked receives the stanzas the server acknowledged (XEP-0198). It runs on the stream's
+// reading goroutine, so the outbox bookkeeping, which may wait for IndexedDB, happens elsewhere.
+func (e *Engine) onAcked(frames [][]byte) {
+	var done []outboxEntry
+	e.mu.Lock()
+	for _, f := range frames {
+		if id := messageID(f); id != "" {
+			if oe, ok := e.pendingAcks[id]; ok {
+				done = append(done, oe)
+			}
+		}
+	}
+	e.mu.Unlock()
+	if len(done) > 0 {
+		go func() {
+			for _, oe := range done {
+				e.delivered(context.Background(), oe)
+			}
+		}()
+	}
+}
+
+// messageID reads the id of a <message/> frame, or "" for any other stanza.
+func messageID(frame []byte) string {
+	d := xml.NewDecoder(bytes.NewReader(frame))
+	tok, err := d.Token()
+	if err != nil {
+		return ""
+	}
+	start, ok := tok.(xml.StartElement)
+	if !ok || start.Name.Local != "message" {
+		return ""
+	}
+	for _, a := range start.Attr {
+		if a.Name.Local == "id" {
+			return a.Value
+		}
+	}
+	return ""
+}
+
 // delivered marks a message sent once the server has it, and lets go of its outbox entry.
 func (e *Engine) delivered(ctx context.Context, oe outboxEntry) {
 	m := oe.Message
 	e.mu.Lock()
+	if _, ok := e.pendingAcks[m.ID]; !ok {
+		e.mu.Unlock()
+		return // already done: an ack and a ping may both confirm it
+	}
+	delete(e.pendingAcks, m.ID)
 	conv := e.st.conversations[m.With]
 	for i := len(conv) - 1; i >= 0; i-- {
 		if conv[i].ID == m.ID && conv[i].Outgoing {

@@ -29,6 +29,7 @@ func TestOfflineSendAndReload(t *testing.T) {
 	do(t, first, "session.login", map[string]string{"jid": "alice@localhost", "password": "alice-pw", "resource": "web"})
 	do(t, first, "chat.send", map[string]string{"to": "bob@localhost", "body": "online"})
 	bobTab.waitEvent(t, "message", func(d json.RawMessage) bool { return field(d, "body") == "online" })
+	rec.waitEvent(t, "message", func(d json.RawMessage) bool { return field(d, "body") == "online" && field(d, "state") == "sent" })
 
 	net.Down()
 	rec.waitEvent(t, "session", func(d json.RawMessage) bool { return field(d, "state") == "reconnecting" })

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 	"github.com/sparkweb/sparkweb/wasm/scram"
+	"github.com/sparkweb/sparkweb/wasm/sm"
 	"github.com/sparkweb/sparkweb/wasm/xmppws"
 )
 
@@ -129,21 +130,42 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 		return jid.JID{}, protocol.Errorf(protocol.CodeServerUnreachable, "relay WebSocket unreachable: %v", err)
 	}
 	var keys scram.Keys
-	sess, err := xmppws.Login(ctx, conn, xmppws.LoginConfig{
+	cfg := xmppws.LoginConfig{
 		JID:        j,
 		Mechanisms: scram.Mechanisms(password, acct.Keys, func(k scram.Keys) { keys = k }),
-	})
-	if err != nil {
-		_ = conn.Close()
+	}
+	// Resume the stream where the server still holds it (XEP-0198): nothing to fetch again and
+	// nothing lost; the server resends what we had not acknowledged and we resend what it had not.
+	e.mu.Lock()
+	st := e.sm
+	e.mu.Unlock()
+	resumed := false
+	var sess *xmpp.Session
+	if st != nil && st.Resumable() && password == "" {
+		sess, err = st.Resume(ctx, conn, cfg)
+		var failed *sm.FailedError
 		switch {
-		case errors.Is(err, xmppws.ErrNotAuthorized):
-			return jid.JID{}, protocol.Errorf(protocol.CodeNotAuthorized, "wrong username or password")
-		case errors.Is(err, scram.ErrStaleKeys):
-			return jid.JID{}, protocol.Errorf(protocol.CodeNotAuthorized, "the password has changed: sign in again")
-		case conn.CloseStatus() == websocket.StatusBadGateway:
-			return jid.JID{}, protocol.Errorf(protocol.CodeServerUnreachable, "XMPP server unreachable: %s", conn.CloseReason())
+		case err == nil:
+			resumed = true
+		case errors.As(err, &failed):
+			// The server forgot the session: log in afresh on a new connection. Unacknowledged
+			// messages are still in the outbox and go out again; receivers know them by origin-id.
+			e.log.Info("stream not resumed", "condition", failed.Condition)
+			_ = conn.Close()
+			if conn, err = xmppws.Dial(ctx, wsURL, &xmppws.DialOptions{HTTPClient: e.cfg.HTTPClient}); err != nil {
+				return jid.JID{}, protocol.Errorf(protocol.CodeServerUnreachable, "relay WebSocket unreachable: %v", err)
+			}
+		default:
+			_ = conn.Close()
+			return jid.JID{}, loginError(conn, err) // the state is intact: the next attempt resumes
 		}
-		return jid.JID{}, protocol.Errorf(protocol.CodeServerUnreachable, "stream negotiation failed: %v", err)
+	}
+	if !resumed {
+		st = sm.New(sm.Options{Acked: e.onAcked, Logger: e.log})
+		if sess, err = st.Login(ctx, conn, cfg); err != nil {
+			_ = conn.Close()
+			return jid.JID{}, loginError(conn, err)
+		}
 	}
 
 	done := make(chan struct{})
@@ -154,11 +176,21 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 		_ = conn.Close()
 		return jid.JID{}, protocol.Errorf(protocol.CodeConflict, "login cancelled")
 	}
-	e.sess, e.conn, e.done = sess, conn, done
-	e.acct.Keys, e.acct.Token, e.acct.TokenExp = &keys, token, exp
+	e.sess, e.conn, e.done, e.sm = sess, conn, done, st
+	if keys.SaltedPassword != nil {
+		e.acct.Keys = &keys
+	}
+	e.acct.Token, e.acct.TokenExp = token, exp
 	e.persistLocked(keyAccount, *e.acct)
+	if !resumed {
+		e.outboxSent = map[string]bool{} // a new stream: nothing of ours is on its way
+		e.clearPresenceLocked()          // the server sends every contact's presence again
+	}
 	e.mu.Unlock()
 	go e.serve(gen, sess, conn, done)
+	if resumed {
+		return e.goOnline(gen, sess, done, false, "")
+	}
 
 	if err := e.fetchRoster(ctx, sess); err != nil {
 		return jid.JID{}, err
@@ -171,6 +203,12 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 		return jid.JID{}, protocol.Errorf(protocol.CodeInternal, "initial presence: %v", err)
 	}
 
+	return e.goOnline(gen, sess, done, true, position)
+}
+
+// goOnline announces the session online and starts sending the outbox; after a fresh login it
+// also catches up from the archive position (a resumed stream lost nothing to catch up on).
+func (e *Engine) goOnline(gen int, sess *xmpp.Session, done chan struct{}, catchUp bool, position string) (jid.JID, error) {
 	e.mu.Lock()
 	if e.gen != gen || e.sess != sess {
 		e.mu.Unlock()
@@ -181,12 +219,27 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 	e.mu.Unlock()
 	e.log.Info("online", "jid", bound.String())
 	go e.pumpOutbox(sess, done)
-	go func() {
-		if err := e.catchUp(context.Background(), sess, position); err != nil {
-			e.log.Warn("archive catch-up failed", "err", err)
-		}
-	}()
+	if catchUp {
+		go func() {
+			if err := e.catchUp(context.Background(), sess, position); err != nil {
+				e.log.Warn("archive catch-up failed", "err", err)
+			}
+		}()
+	}
 	return bound, nil
+}
+
+// loginError says why stream negotiation on conn failed, as the user should hear it.
+func loginError(conn *xmppws.Conn, err error) error {
+	switch {
+	case errors.Is(err, xmppws.ErrNotAuthorized):
+		return protocol.Errorf(protocol.CodeNotAuthorized, "wrong username or password")
+	case errors.Is(err, scram.ErrStaleKeys):
+		return protocol.Errorf(protocol.CodeNotAuthorized, "the password has changed: sign in again")
+	case conn.CloseStatus() == websocket.StatusBadGateway:
+		return protocol.Errorf(protocol.CodeServerUnreachable, "XMPP server unreachable: %s", conn.CloseReason())
+	}
+	return protocol.Errorf(protocol.CodeServerUnreachable, "stream negotiation failed: %v", err)
 }
 
 // relayToken returns a relay JWT: from the password when there is one, else the one we hold
@@ -221,7 +274,8 @@ func (e *Engine) serve(gen int, sess *xmpp.Session, conn *xmppws.Conn, done chan
 	if err != nil {
 		reason = fmt.Sprintf("connection lost: %v", err)
 	}
-	e.dropSessionLocked()
+	// Contacts' presence stays as last known: a resumed stream does not send it again.
+	e.sess, e.conn, e.done = nil, nil, nil
 	e.setSessionLocked(protocol.Session{
 		State: protocol.StateReconnecting,
 		JID:   sess.LocalAddr().String(),
@@ -329,6 +383,13 @@ func (e *Engine) Close() {
 	e.persist.sync()
 }
 
+// opHandover stops the session for a newer engine (an upgrade): like Close, it keeps the account
+// and everything stored, so the newer engine logs in again silently and sends what is pending.
+func (e *Engine) opHandover(context.Context, json.RawMessage) (any, error) {
+	e.Close()
+	return nil, nil
+}
+
 // forgetLocked drops the account and everything stored for it: after a logout, the next
 // person at this browser sees nothing of it.
 func (e *Engine) forgetLocked() {
@@ -339,7 +400,12 @@ func (e *Engine) forgetLocked() {
 
 // dropSessionLocked forgets the live session and everything that only holds while online.
 func (e *Engine) dropSessionLocked() {
-	e.sess, e.conn, e.done = nil, nil, nil
+	e.sess, e.conn, e.done, e.sm = nil, nil, nil, nil
+	e.clearPresenceLocked()
+}
+
+// clearPresenceLocked marks every known presence unavailable.
+func (e *Engine) clearPresenceLocked() {
 	for full, p := range e.st.presence {
 		delete(e.st.presence, full)
 		p.Show, p.Status = "unavailable", ""

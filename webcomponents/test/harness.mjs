@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHTTPServer } from 'node:http';
-import { createServer } from 'node:net';
+import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, extname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -352,20 +352,28 @@ const contentTypes = {
   '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
+  '.svg': 'image/svg+xml',
 };
 
 /**
  * Serves the repository's files on a free loopback port, for tests of the browser side without the
- * relay. `routes` maps a URL path to {status?, type?, body} and wins over files.
- * @param {Object<string, {status?: number, type?: string, body: string}>} [routes]
+ * relay. `routes` maps a URL path to {status?, type?, body} and wins over files; the test may change
+ * the object while the server runs, or give a function that returns the route for each request.
+ * Like the relay, it allows static/sw.js the scope "/".
+ * @param {Object<string, {status?: number, type?: string, body: string}|(() => {status?: number, type?: string, body: string})>} [routes]
  * @returns {Promise<{url: string, stop: () => Promise<void>}>}
  */
 export async function serveFiles(routes = {}) {
   const server = createHTTPServer(async (req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
-    const route = routes[path];
+    const route = typeof routes[path] === 'function' ? routes[path]() : routes[path];
     if (route) {
-      res.writeHead(route.status ?? 200, { 'content-type': route.type ?? contentTypes[extname(path)] ?? 'text/plain' });
+      res.writeHead(route.status ?? 200, {
+        'content-type': route.type ?? contentTypes[extname(path)] ?? 'text/plain',
+        'cache-control': 'no-store',
+      });
       res.end(route.body);
       return;
     }
@@ -376,7 +384,9 @@ export async function serveFiles(routes = {}) {
     }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': contentTypes[extname(file)] ?? 'application/octet-stream' });
+      const headers = { 'content-type': contentTypes[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' };
+      if (path === '/static/sw.js') headers['service-worker-allowed'] = '/';
+      res.writeHead(200, headers);
       res.end(body);
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
@@ -398,4 +408,43 @@ export function requireEngineBuild() {
   for (const f of ['static/engine.wasm', 'static/wasm_exec.js']) {
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run \`make\` first`);
   }
+}
+
+/**
+ * A TCP proxy on a free loopback port in front of `target` ("host:port"), for network faults the
+ * browser cannot fake: cut() closes every connection and refuses new ones (the page and its
+ * workers are offline; WebSockets drop), restore() listens again on the same port.
+ * @param {string} target e.g. "127.0.0.1:8080"
+ * @returns {Promise<{url: string, cut: () => Promise<void>, restore: () => Promise<void>, stop: () => Promise<void>}>}
+ */
+export async function startProxy(target) {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const sockets = new Set();
+  const server = createServer((client) => {
+    const upstream = connect({ host, port });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {}); // a reset on one side just closes the pair
+    }
+    client.pipe(upstream).on('error', () => {});
+    upstream.pipe(client).on('error', () => {});
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  const listenPort = await freePort();
+  const listen = () =>
+    new Promise((resolve, reject) => server.listen(listenPort, '127.0.0.1', resolve).once('error', reject));
+  const close = () =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+  await listen();
+  return {
+    url: `http://127.0.0.1:${listenPort}`,
+    cut: close,
+    restore: listen,
+    stop: () => (server.listening ? close() : Promise.resolve()),
+  };
 }
