@@ -131,11 +131,12 @@ func (e *Engine) persistConversationLocked(with string) {
 }
 
 type storedRoster struct {
+	Ver   string                `json:"ver"`
 	Items []protocol.RosterItem `json:"items"`
 }
 
 func (e *Engine) persistRosterLocked() {
-	e.persist.set(keyRoster, storedRoster{Items: e.st.rosterList()})
+	e.persist.set(keyRoster, storedRoster{Ver: e.st.rosterVer, Items: e.st.rosterList()})
 }
 
 // Restore loads what a previous run of the engine stored, so tabs render the last known state at
@@ -166,6 +167,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 	for _, it := range roster.Items {
 		e.st.roster[it.JID] = it
 	}
+	e.st.rosterVer = roster.Ver
 	e.st.lastArchived = archived
 	for _, c := range convs {
 		var msgs []protocol.Message

@@ -19,8 +19,9 @@ const nsRoster = "jabber:iq:roster"
 // rosterQuery is jabber:iq:roster's <query/>, in a fetch result and in a push. mellium's roster
 // package drops the ask attribute, which the UI needs to show pending requests.
 type rosterQuery struct {
-	Ver   string `xml:"ver,attr"`
-	Items []struct {
+	XMLName xml.Name // empty when a versioned fetch was answered without a roster
+	Ver     string   `xml:"ver,attr"`
+	Items   []struct {
 		JID          string   `xml:"jid,attr"`
 		Name         string   `xml:"name,attr"`
 		Subscription string   `xml:"subscription,attr"`
@@ -48,10 +49,19 @@ func (q rosterQuery) items() []protocol.RosterItem {
 	return out
 }
 
+// fetchRoster loads the roster. With a stored roster it asks for changes only (RFC 6121 roster
+// versioning): the server answers with nothing when the stored roster is current, and the stored
+// one stands; servers without versioning ignore the attribute and send it all.
 func (e *Engine) fetchRoster(ctx context.Context, sess *xmpp.Session) error {
+	e.mu.Lock()
+	ver := e.st.rosterVer
+	e.mu.Unlock()
+	start := xml.StartElement{Name: xml.Name{Space: nsRoster, Local: "query"}}
+	if ver != "" {
+		start.Attr = []xml.Attr{{Name: xml.Name{Local: "ver"}, Value: ver}}
+	}
 	var q rosterQuery
-	err := sess.UnmarshalIQElement(ctx,
-		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsRoster, Local: "query"}}),
+	err := sess.UnmarshalIQElement(ctx, xmlstream.Wrap(nil, start),
 		stanza.IQ{XMLName: xml.Name{Space: stanza.NSClient, Local: "iq"}, ID: randomID(), Type: stanza.GetIQ}, &q)
 	var se stanza.Error
 	switch {
@@ -60,13 +70,18 @@ func (e *Engine) fetchRoster(ctx context.Context, sess *xmpp.Session) error {
 	case err != nil:
 		return protocol.Errorf(protocol.CodeInternal, "fetch roster: %v", err)
 	}
-	items := q.items()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if q.XMLName.Local == "" && ver != "" {
+		e.log.Info("stored roster is current", "ver", ver)
+		return nil
+	}
+	items := q.items()
 	e.st.roster = make(map[string]protocol.RosterItem, len(items))
 	for _, it := range items {
 		e.st.roster[it.JID] = it
 	}
+	e.st.rosterVer = q.Ver
 	e.emitLocked("roster", protocol.Roster{Items: e.st.rosterList(), Full: true})
 	e.persistRosterLocked()
 	return nil
@@ -88,6 +103,9 @@ func (e *Engine) onRosterPush(q rosterQuery) {
 		} else {
 			e.st.roster[it.JID] = it
 		}
+	}
+	if q.Ver != "" {
+		e.st.rosterVer = q.Ver
 	}
 	e.emitLocked("roster", protocol.Roster{Items: items, Full: false})
 	e.persistRosterLocked()

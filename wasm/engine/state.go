@@ -15,6 +15,7 @@ const maxConversation = 200
 type state struct {
 	session       protocol.Session
 	roster        map[string]protocol.RosterItem // by bare JID
+	rosterVer     string                         // version of roster (RFC 6121), "" if unknown
 	presence      map[string]protocol.Presence   // by full JID
 	conversations map[string][]protocol.Message  // by bare JID of the peer
 	lastArchived  string                         // archive id of the newest message seen
