@@ -35,4 +35,4 @@ echo "  Demo accounts on the local Prosody ($PROSODY_WS_URL):"
 while read -r u p; do printf '    %-18s password %s\n' "$u@$PROSODY_DOMAIN" "$p"; done < "$accounts"
 echo "  Stop with Ctrl-C."
 echo
-./bin/sparkweb --listen "$listen" --upstream "$PROSODY_WS_URL" --domain "$PROSODY_DOMAIN"
+./bin/sparkweb --listen "$listen" --upstream "$PROSODY_WS_URL" --domain "$PROSODY_DOMAIN" --store .run/relay.db

@@ -1,10 +1,18 @@
 package engine_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sparkweb/sparkweb/relay/server"
 
 	"github.com/sparkweb/sparkweb/testenv"
 	"github.com/sparkweb/sparkweb/wasm/engine"
@@ -78,5 +86,38 @@ func BenchmarkReconnect(b *testing.B) {
 			}
 			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/reconnect")
 		})
+	}
+}
+
+// TestRefreshAfterTokenExpiry checks that a reconnect after the relay token expired gets a new
+// one with the relay's refresh cookie, without the password.
+func TestRefreshAfterTokenExpiry(t *testing.T) {
+	p := testenv.StartProsody(t, testenv.ProsodyOptions{})
+	p.AddUser(t, "alice", "alice-pw")
+	srv, err := server.New(context.Background(), server.Config{
+		Upstream: p.WebSocketURL, Domain: p.Domain, TokenTTL: time.Second,
+		StorePath: filepath.Join(t.TempDir(), "relay.db"),
+		Logger:    slog.New(slog.NewTextHandler(t.Output(), nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	jar, _ := cookiejar.New(nil)
+	rec := newRecorder()
+	e := engine.New(engine.Config{RelayURL: ts.URL, Emit: rec.emit, HTTPClient: &http.Client{Jar: jar}})
+	t.Cleanup(e.Close)
+	do(t, e, "session.login", map[string]string{"jid": "alice@localhost", "password": "alice-pw"})
+	time.Sleep(1500 * time.Millisecond) // the access token expires
+	e.ForgetStream()                    // a fresh login needs a fresh bridge, and so a token
+	online := rec.count("session", func(d json.RawMessage) bool { return field(d, "state") == "online" })
+	e.DropConnection()
+	got := rec.waitEvent(t, "session", func(d json.RawMessage) bool {
+		st := field(d, "state")
+		return st == "auth-failed" || st == "online" && rec.count("session", func(d json.RawMessage) bool { return field(d, "state") == "online" }) > online
+	})
+	if field(got, "state") != "online" {
+		t.Fatalf("after the token expired: %s", got)
 	}
 }
