@@ -12,18 +12,11 @@
 # Env for start: EJABBERD_JWT_SECRET (HS256 secret for JWT logins), EJABBERD_COMPONENT_SECRET.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 cmd=${1:?usage: ejabberd.sh start|adduser|stop DIR ...}
 DIR=$(mkdir -p "${2:?missing DIR}" && cd "$2" && pwd)
 
 load_env() { set -a; . "$DIR/env"; set +a; }
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "no free port" >&2; return 1
-}
 api() { # api COMMAND JSON
   curl -fsS -X POST -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:$EJABBERD_HTTP_PORT/api/$1"
 }
@@ -77,7 +70,7 @@ befriend)
   a=${3:?missing USER1}; b=${4:?missing USER2}
   for pair in "$a $b" "$b $a"; do
     set -- $pair
-    name="$(printf %s "${2:0:1}" | tr a-z A-Z)${2:1}"
+    name=$(capitalize "$2")
     api add_rosteritem "{\"localuser\":\"$1\",\"localhost\":\"$EJABBERD_DOMAIN\",\"user\":\"$2\",\"host\":\"$EJABBERD_DOMAIN\",\"nick\":\"$name\",\"group\":\"Friends\",\"subs\":\"both\"}" >/dev/null
   done ;;
 restart)
@@ -86,12 +79,6 @@ restart)
   EJABBERD_C2S_PORT=$EJABBERD_C2S_PORT EJABBERD_HTTP_PORT=$EJABBERD_HTTP_PORT \
     EJABBERD_COMPONENT_PORT=$EJABBERD_COMPONENT_PORT exec "$0" start "$DIR" ;;
 stop)
-  if [ -f "$DIR/ejabberd.pid" ]; then
-    pid=$(cat "$DIR/ejabberd.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$DIR/ejabberd.pid"
-  fi ;;
+  stop_pidfile "$DIR/ejabberd.pid" ;;
 *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

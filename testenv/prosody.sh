@@ -13,6 +13,7 @@
 # PROSODY_HTTP_PORT etc. to pin ports (otherwise free ones are picked).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 CFG="$HERE/prosody.cfg.lua"
 cmd=${1:?usage: prosody.sh start|adduser|befriend|stop DIR ...}
 DIR=$(mkdir -p "${2:?missing DIR}" && cd "$2" && pwd)
@@ -20,14 +21,6 @@ export PROSODY_RUN_DIR=$DIR
 
 load_env() { set -a; . "$DIR/env"; set +a; }
 
-free_port() { # a port nothing answers on; the start loop retries if we lose a race
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "no free port" >&2; return 1
-}
 
 case $cmd in
 start)
@@ -80,7 +73,7 @@ befriend)
   for pair in "$a $b" "$b $a"; do
     set -- $pair
     f="$host_dir/$1.dat"
-    name="$(printf %s "${2:0:1}" | tr a-z A-Z)${2:1}"
+    name=$(capitalize "$2")
     if [ -f "$f" ]; then
       grep -q "\"$2@$PROSODY_DOMAIN\"" "$f" && continue
       sed -i "s|^return {|return {\n\t[\"$2@$PROSODY_DOMAIN\"] = { subscription = \"both\"; groups = { [\"Friends\"] = true }; name = \"$name\" };|" "$f"
@@ -94,12 +87,6 @@ restart)
   PROSODY_C2S_PORT=$PROSODY_C2S_PORT PROSODY_HTTP_PORT=$PROSODY_HTTP_PORT \
     PROSODY_COMPONENT_PORT=$PROSODY_COMPONENT_PORT exec "$0" start "$DIR" ;;
 stop)
-  if [ -f "$DIR/prosody.fg.pid" ]; then
-    pid=$(cat "$DIR/prosody.fg.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$DIR/prosody.fg.pid"
-  fi ;;
+  stop_pidfile "$DIR/prosody.fg.pid" ;;
 *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -140,6 +140,16 @@ func startStack(t *testing.T, opts testenv.ProsodyOptions) stack {
 	return stack{prosody: p, relay: ts.URL}
 }
 
+// startFriends is startStack with alice and bob (passwords alice-pw, bob-pw) in each other's roster.
+func startFriends(t *testing.T, opts testenv.ProsodyOptions) stack {
+	t.Helper()
+	s := startStack(t, opts)
+	s.prosody.AddUser(t, "alice", "alice-pw")
+	s.prosody.AddUser(t, "bob", "bob-pw")
+	s.prosody.Befriend(t, "alice", "bob")
+	return s
+}
+
 func (s stack) engine(t *testing.T) (*engine.Engine, *recorder) {
 	rec := newRecorder()
 	e := engine.New(engine.Config{RelayURL: s.relay, Emit: rec.emit})
@@ -176,10 +186,7 @@ func field(data json.RawMessage, key string) string {
 func TestTwoEngines(t *testing.T) {
 	for _, hash := range []string{"SHA-1", "SHA-256"} {
 		t.Run("SCRAM-"+hash, func(t *testing.T) {
-			s := startStack(t, testenv.ProsodyOptions{PasswordHash: hash})
-			s.prosody.AddUser(t, "alice", "alice-pw")
-			s.prosody.AddUser(t, "bob", "bob-pw")
-			s.prosody.Befriend(t, "alice", "bob")
+			s := startFriends(t, testenv.ProsodyOptions{PasswordHash: hash})
 			alice, aliceTab := s.engine(t)
 			bob, bobTab := s.engine(t)
 

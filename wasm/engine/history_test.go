@@ -23,10 +23,7 @@ func login(t *testing.T, s stack, user, resource string) (*engine.Engine, *recor
 // that chat.history pages back through the archive in order, and that a client logging in later
 // catches up from the archive with each message exactly once.
 func TestCarbonsHistoryCatchUp(t *testing.T) {
-	s := startStack(t, testenv.ProsodyOptions{})
-	s.prosody.AddUser(t, "alice", "alice-pw")
-	s.prosody.AddUser(t, "bob", "bob-pw")
-	s.prosody.Befriend(t, "alice", "bob")
+	s := startFriends(t, testenv.ProsodyOptions{})
 	desk, deskTab := login(t, s, "alice", "desk")
 	_, phoneTab := login(t, s, "alice", "phone")
 	bob, bobTab := login(t, s, "bob", "laptop")

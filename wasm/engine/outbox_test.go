@@ -16,10 +16,7 @@ import (
 // (as a browser reload does), and checks the reloaded engine shows the last known state at once,
 // logs in by itself with stored keys, and delivers what was typed offline exactly once, in order.
 func TestOfflineSendAndReload(t *testing.T) {
-	s := startStack(t, testenv.ProsodyOptions{})
-	s.prosody.AddUser(t, "alice", "alice-pw")
-	s.prosody.AddUser(t, "bob", "bob-pw")
-	s.prosody.Befriend(t, "alice", "bob")
+	s := startFriends(t, testenv.ProsodyOptions{})
 	bob, bobTab := login(t, s, "bob", "laptop")
 
 	net := newFaultProxy(t, strings.TrimPrefix(s.relay, "http://"))

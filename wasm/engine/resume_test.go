@@ -21,10 +21,7 @@ import (
 // TestResumeAfterDrop checks that a dropped connection is resumed (XEP-0198): contacts never see
 // us leave, and messages sent to us meanwhile arrive exactly once.
 func TestResumeAfterDrop(t *testing.T) {
-	s := startStack(t, testenv.ProsodyOptions{})
-	s.prosody.AddUser(t, "alice", "alice-pw")
-	s.prosody.AddUser(t, "bob", "bob-pw")
-	s.prosody.Befriend(t, "alice", "bob")
+	s := startFriends(t, testenv.ProsodyOptions{})
 	alice, aliceTab := login(t, s, "alice", "web")
 	bob, bobTab := login(t, s, "bob", "laptop")
 	bobTab.waitEvent(t, "presence", func(d json.RawMessage) bool { return field(d, "jid") == "alice@localhost/web" })

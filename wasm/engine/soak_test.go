@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -28,9 +29,13 @@ func TestSoak(t *testing.T) {
 	p.AddUser(t, "alice", "alice-pw")
 	p.AddUser(t, "bob", "bob-pw")
 	p.Befriend(t, "alice", "bob")
-	upstream := newFaultProxy(t, strings.TrimPrefix(p.WebSocketURL, "ws://")[:strings.Index(strings.TrimPrefix(p.WebSocketURL, "ws://"), "/")])
+	ws, err := url.Parse(p.WebSocketURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := newFaultProxy(t, ws.Host)
 	srv, err := server.New(context.Background(), server.Config{
-		Upstream: "ws://" + strings.TrimPrefix(upstream.URL(), "http://") + "/xmpp-websocket",
+		Upstream: "ws://" + strings.TrimPrefix(upstream.URL(), "http://") + ws.Path,
 		Domain:   p.Domain,
 		Logger:   slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
