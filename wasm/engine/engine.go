@@ -50,6 +50,7 @@ type Engine struct {
 	sess     *xmpp.Session
 	done     chan struct{} // closed when the current session stops being served
 	gen      int           // bumps with every login and logout so a stale session is ignored
+	retrying bool          // a reconnect loop runs: a drop must not start a second one
 	acct     *account      // signed-in account, nil when signed out
 	presence presenceArgs  // our own presence, as last set
 	// queries holds the archive queries in flight, by queryid.

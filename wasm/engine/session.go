@@ -192,7 +192,10 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 		return e.goOnline(gen, sess, done, false, "")
 	}
 
+	// From here a failure closes the connection: serve then sees the stream end and the session
+	// goes to reconnecting, as for any other drop.
 	if err := e.fetchRoster(ctx, sess); err != nil {
+		_ = conn.Close()
 		return jid.JID{}, err
 	}
 	// Carbons make messages of our other clients appear here too; a server without them still works.
@@ -200,7 +203,8 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 		e.log.Warn("carbons unavailable", "err", err)
 	}
 	if err := e.sendPresence(ctx, sess, e.ownPresence()); err != nil {
-		return jid.JID{}, protocol.Errorf(protocol.CodeInternal, "initial presence: %v", err)
+		_ = conn.Close()
+		return jid.JID{}, protocol.Errorf(protocol.CodeServerUnreachable, "initial presence: %v", err)
 	}
 
 	return e.goOnline(gen, sess, done, true, position)
@@ -281,12 +285,26 @@ func (e *Engine) serve(gen int, sess *xmpp.Session, conn *xmppws.Conn, done chan
 		JID:   sess.LocalAddr().String(),
 		Error: protocol.Errorf(protocol.CodeServerUnreachable, "%s", reason),
 	})
-	go e.reconnect(gen)
+	if !e.retrying { // a failed reconnect attempt also ends here; its loop goes on by itself
+		go e.reconnect(gen)
+	}
 }
 
 // reconnect logs in again with the stored keys until it works, the credentials are refused,
 // or the user logs out.
 func (e *Engine) reconnect(gen int) {
+	e.mu.Lock()
+	if e.retrying {
+		e.mu.Unlock()
+		return
+	}
+	e.retrying = true
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.retrying = false
+		e.mu.Unlock()
+	}()
 	for attempt := 0; ; attempt++ {
 		select {
 		case <-time.After(backoff(attempt)):
