@@ -93,6 +93,7 @@ func (e *Engine) opLogin(ctx context.Context, raw json.RawMessage) (any, error) 
 			if perr.Code == protocol.CodeNotAuthorized {
 				st = protocol.StateAuthFailed
 			}
+			e.gen++ // stops a reconnect loop a half-made session may have started
 			e.acct = nil
 			e.dropSessionLocked()
 			e.setSessionLocked(protocol.Session{State: st, JID: j.Bare().String(), Error: perr})
@@ -108,6 +109,10 @@ func (e *Engine) opLogin(ctx context.Context, raw json.RawMessage) (any, error) 
 // flushes the outbox and catches up from the archive.
 func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID, error) {
 	e.mu.Lock()
+	if e.acct == nil || e.gen != gen {
+		e.mu.Unlock()
+		return jid.JID{}, protocol.Errorf(protocol.CodeConflict, "signed out meanwhile")
+	}
 	acct := *e.acct
 	position := e.st.lastArchived // catch up from here, whatever arrives live meanwhile
 	e.mu.Unlock()
