@@ -7,7 +7,7 @@ WASM_EXEC := static/wasm_exec.js
 RELAY     := bin/sparkweb
 VERSION_JSON := static/version.json
 
-.PHONY: all run test fuzz deps clean
+.PHONY: all run test fuzz bench deps clean
 all: $(RELAY)
 
 # The engine: portable Go compiled for the SharedWorker; -s -w drop symbols the browser never uses.
@@ -50,6 +50,10 @@ fuzz:
 	  echo "fuzz $$t for $(FUZZTIME)"; \
 	  $(GO) test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) "$${t%%:*}" || exit 1; \
 	done
+
+# Benchmarks, not tests: writes docs/benchmarks.md; fails only on the engine's size budget.
+bench: deps $(RELAY)
+	./testenv/bench/bench.sh
 
 clean:
 	rm -rf bin $(WASM) $(WASM).br $(WASM).gz $(WASM_EXEC) $(VERSION_JSON)
