@@ -37,7 +37,7 @@ deps:
 
 # Fuzz targets run briefly on every test run; longer runs: make fuzz FUZZTIME=10m.
 FUZZTIME ?= 10s
-FUZZ := ./wasm/xmppws:FuzzFramer ./relay/bridge:FuzzXMLGuard ./relay/auth:FuzzAssertion ./relay/auth:FuzzVerify
+FUZZ := ./wasm/xmppws:FuzzFramer ./wasm/styled:FuzzParse ./relay/bridge:FuzzXMLGuard ./relay/xmpptcp:FuzzSplit ./relay/auth:FuzzAssertion ./relay/auth:FuzzVerify
 
 test: deps $(RELAY)
 	$(GO) vet ./...

@@ -47,8 +47,28 @@ modules_disabled = { "s2s"; "dialback"; "tls" }
 default_archive_policy  = true
 archive_expires_after   = "1d"
 smacks_hibernation_time = 60
+-- XEP-0357 summaries carry only placeholders unless these are on (PROSODY_PUSH_BODY=1).
+push_notification_with_body   = ENV_PROSODY_PUSH_BODY == "1"
+push_notification_with_sender = ENV_PROSODY_PUSH_BODY == "1"
 
 VirtualHost (domain)
+  -- Host modules add to the global ones.
+  local host_modules = {}
+  -- PROSODY_OAUTH_URL switches to prosody-modules' mod_auth_oauthbearer: no passwords at all,
+  -- SASL OAUTHBEARER tokens checked by GETting that URL (the SparkWeb relay's internal endpoint).
+  if ENV_PROSODY_OAUTH_URL then
+    authentication      = "oauthbearer"
+    oauth_url           = ENV_PROSODY_OAUTH_URL
+    oauth_client_id     = ENV_PROSODY_OAUTH_CLIENT_ID or "sparkweb"
+    oauth_client_secret = assert(ENV_PROSODY_OAUTH_CLIENT_SECRET, "set PROSODY_OAUTH_CLIENT_SECRET")
+    host_modules[#host_modules + 1] = "sasl_oauthbearer"
+  end
+  -- PROSODY_TLS_CERT and PROSODY_TLS_KEY (PEM files) make c2s offer STARTTLS.
+  if ENV_PROSODY_TLS_CERT then
+    ssl = { certificate = ENV_PROSODY_TLS_CERT; key = assert(ENV_PROSODY_TLS_KEY, "set PROSODY_TLS_KEY") }
+    host_modules[#host_modules + 1] = "tls"
+  end
+  modules_enabled = host_modules
 
 Component ("conference." .. domain) "muc"
   modules_enabled = { "muc_mam" }

@@ -10,6 +10,7 @@
 #   prosody.sh stop DIR
 #
 # Env for start: PROSODY_DOMAIN (localhost), PROSODY_PASSWORD_HASH (SHA-1 | SHA-256),
+# PROSODY_PUSH_BODY=1 (XEP-0357 summaries with the message's sender and body),
 # PROSODY_HTTP_PORT etc. to pin ports (otherwise free ones are picked).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +35,7 @@ PROSODY_C2S_PORT=${PROSODY_C2S_PORT:-$(free_port)}
 PROSODY_HTTP_PORT=${PROSODY_HTTP_PORT:-$(free_port)}
 PROSODY_COMPONENT_PORT=${PROSODY_COMPONENT_PORT:-$(free_port)}
 PROSODY_COMPONENT_SECRET=${PROSODY_COMPONENT_SECRET:-push-secret}
+PROSODY_PUSH_BODY=${PROSODY_PUSH_BODY:-0}
 ENV
     load_env
     echo "PROSODY_WS_URL=ws://127.0.0.1:$PROSODY_HTTP_PORT/xmpp-websocket" >> "$DIR/env"

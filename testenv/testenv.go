@@ -18,6 +18,12 @@ import (
 type ProsodyOptions struct {
 	// PasswordHash is "SHA-1" (default) or "SHA-256"; it selects the SCRAM mechanism offered.
 	PasswordHash string
+	// PushBody makes push summaries carry the sender and body of the message instead of
+	// placeholders (push_notification_with_body/sender).
+	PushBody bool
+	// Env adds KEY=VALUE settings for prosody.sh start, e.g. PROSODY_OAUTH_URL and
+	// PROSODY_OAUTH_CLIENT_SECRET, which switch authentication to mod_auth_oauthbearer.
+	Env []string
 }
 
 // Server is a running throwaway XMPP server on loopback.
@@ -42,6 +48,10 @@ func StartProsody(t testing.TB, opts ProsodyOptions) *Server {
 	if opts.PasswordHash != "" {
 		env = append(env, "PROSODY_PASSWORD_HASH="+opts.PasswordHash)
 	}
+	if opts.PushBody {
+		env = append(env, "PROSODY_PUSH_BODY=1")
+	}
+	env = append(env, opts.Env...)
 	s := start(t, "prosody.sh", env)
 	s.Domain, s.WebSocketURL = s.Env["PROSODY_DOMAIN"], s.Env["PROSODY_WS_URL"]
 	return s

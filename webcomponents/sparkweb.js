@@ -112,6 +112,8 @@ async function readVersion(url) {
  * loads offline. Optional: the elements work without it. Resolves to the registration, or null
  * where service workers are unavailable (plain http on another host than localhost, some WebViews).
  * Its scope is the app root, which the relay allows with a Service-Worker-Allowed header.
+ * It also shows Web Push notifications; from this call on the page tells it which chats are on
+ * screen, so it shows none for those.
  * @param {{scriptURL?: string|URL, scope?: string|URL}} [options]
  * @returns {Promise<ServiceWorkerRegistration|null>}
  */
@@ -120,10 +122,38 @@ export async function registerServiceWorker({
   scope = new URL('../', import.meta.url),
 } = {}) {
   if (!('serviceWorker' in navigator)) return null;
+  answerServiceWorker();
   const url = new URL(scriptURL, location.href);
   // The version in the URL makes every build a new service worker with its own cache.
   url.searchParams.set('v', await buildVersion());
   return navigator.serviceWorker.register(url.href, { scope: new URL(scope, location.href).href, updateViaCache: 'none' });
+}
+
+/** Set once this page answers the service worker's questions. */
+let answering = false;
+
+/**
+ * Lets the service worker ask this page which chats it shows, so that a push for a chat already on
+ * screen shows no notification (static/sw.js). The answer lists the contacts of the visible
+ * <sparkweb-chat> elements; a page that shows chats some other way can answer the same question
+ * ({type: "sparkweb:shown-chats"} with a port, answer {chats: [bare JIDs]}) itself.
+ */
+function answerServiceWorker() {
+  if (answering) return;
+  answering = true;
+  navigator.serviceWorker.addEventListener('message', (event) => {
+    if (event.data?.type !== 'sparkweb:shown-chats' || !event.ports[0]) return;
+    const chats =
+      document.visibilityState !== 'visible'
+        ? []
+        : [...document.querySelectorAll('sparkweb-chat[with]')]
+            .filter((el) => el.checkVisibility?.() ?? true)
+            .map((el) => bareJID(el.getAttribute('with')))
+            .filter(Boolean);
+    event.ports[0].postMessage({ chats });
+  });
+  // Messages from the service worker wait in a queue until this (or setting onmessage).
+  navigator.serviceWorker.startMessages();
 }
 
 async function open({

@@ -44,7 +44,8 @@ type PasswordChecker interface {
 type TokenHandler struct {
 	// Authority mints the tokens.
 	Authority *Authority
-	// Checker verifies passwords.
+	// Checker verifies passwords; nil turns the password grant off (an XMPP server that only
+	// accepts the relay's own credentials cannot check a password).
 	Checker PasswordChecker
 	// Domain is the XMPP domain: a bare localpart gets it appended, other domains are refused.
 	Domain string
@@ -337,7 +338,10 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // grant dispatches on the grant type. It returns the bare JID to put in the token and, for a
 // refresh, the family the new refresh token continues.
 func (h *TokenHandler) grant(ctx context.Context, w http.ResponseWriter, log *slog.Logger, req tokenRequest) (jid.JID, string, *Error) {
-	supported := []string{GrantPassword}
+	var supported []string
+	if h.Checker != nil {
+		supported = append(supported, GrantPassword)
+	}
 	if h.Refresh != nil {
 		supported = append(supported, GrantRefreshToken)
 	}
@@ -347,7 +351,7 @@ func (h *TokenHandler) grant(ctx context.Context, w http.ResponseWriter, log *sl
 	switch {
 	case req.GrantType == "":
 		return jid.JID{}, "", badRequest("missing grant_type")
-	case req.GrantType == GrantPassword:
+	case req.GrantType == GrantPassword && h.Checker != nil:
 		user, e := h.passwordGrant(ctx, w, log, req)
 		return user, "", e
 	case req.GrantType == GrantRefreshToken && h.Refresh != nil:

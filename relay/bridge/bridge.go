@@ -1,11 +1,14 @@
-// Package bridge connects the engine's WebSocket to the XMPP server's WebSocket (RFC 7395).
+// Package bridge connects the engine's WebSocket (RFC 7395) to the XMPP server: to its
+// WebSocket endpoint, or to its TCP port through package xmpptcp's framing translation.
 //
 // The relay does not parse the XMPP stream: it authorizes the connection with a relay JWT,
 // then copies WebSocket messages both ways unchanged, keeping their type and propagating the
-// close code. It looks inside only twice: client messages carrying a DOCTYPE or entity
+// close code. It looks inside only where it must: client messages carrying a DOCTYPE or entity
 // declaration are refused (RFC 6120 §11.1 forbids them, and they are the way into entity
 // expansion attacks on the server), and the resource-binding result is checked so that a token
-// for one user cannot carry a session for another.
+// for one user cannot carry a session for another. When the relay authenticates the stream
+// itself (Options.Credentials), every client message must be one element, stream features
+// offer PLAIN alone, and the client's <auth/> is replaced with the relay's credentials.
 //
 // Abuse limits: concurrent bridges per JID and per client IP, a maximum message size, WebSocket
 // pings that find dead peers, and an idle timeout. Every refusal before the upgrade is an HTTP
@@ -33,6 +36,8 @@ import (
 
 	"github.com/sparkweb/sparkweb/relay/auth"
 	"github.com/sparkweb/sparkweb/relay/limit"
+	"github.com/sparkweb/sparkweb/relay/xmppauth"
+	"github.com/sparkweb/sparkweb/relay/xmpptcp"
 )
 
 // Subprotocol is the WebSocket subprotocol of RFC 7395, required on both sides.
@@ -71,15 +76,21 @@ type TokenVerifier interface {
 type Options struct {
 	// Verifier checks the access token.
 	Verifier TokenVerifier
-	// Upstream is the XMPP server's WebSocket URL (ws:// or wss://).
+	// Upstream is the XMPP server's WebSocket URL (ws:// or wss://) or TCP address
+	// (xmpp://host:port with STARTTLS, xmpps://host:port with direct TLS).
 	Upstream string
+	// Credentials, if set, make the relay authenticate the XMPP stream for the token's subject:
+	// the client must use SASL PLAIN (its payload is ignored) and the server gets these
+	// credentials instead. Nil: the client authenticates end to end.
+	Credentials xmppauth.Credentials
 	// AllowedOrigins lists the origins, besides the relay's own, whose pages may connect; each
 	// must be in ParseOrigin's form.
 	AllowedOrigins []string
 	// ForwardedProtoHTTPS sends X-Forwarded-Proto: https upstream even when the client link
 	// reached the relay without TLS (the relay is behind a TLS-terminating proxy).
 	ForwardedProtoHTTPS bool
-	// TLSConfig verifies a wss:// upstream (e.g. a custom CA pool); the system roots if nil.
+	// TLSConfig verifies a wss://, xmpps:// or STARTTLS upstream (e.g. a custom CA pool); the
+	// system roots if nil.
 	TLSConfig *tls.Config
 	// DialTimeout bounds the upstream handshake; DefaultDialTimeout if zero.
 	DialTimeout time.Duration
@@ -138,14 +149,18 @@ func (s *Stats) refuse(reason string) {
 // Stats returns the handler's live counters.
 func (h *Handler) Stats() *Stats { return &h.stats }
 
+// Live reports whether the bare JID has a bridge open (or opening) now: a tab of that user is
+// connected. The push service skips notifications for such users.
+func (h *Handler) Live(bare string) bool { return h.perJID.Count(bare) > 0 }
+
 // New returns a Handler. Ending ctx closes every open bridge with 1012 (service restart), as
 // Shutdown does but without waiting: http.Server.Shutdown does not touch upgraded connections.
 func New(ctx context.Context, opts Options) (*Handler, error) {
 	if opts.Verifier == nil {
 		return nil, errors.New("bridge: no token verifier")
 	}
-	if !strings.HasPrefix(opts.Upstream, "ws://") && !strings.HasPrefix(opts.Upstream, "wss://") {
-		return nil, fmt.Errorf("bridge: upstream %q is not a ws:// or wss:// URL", opts.Upstream)
+	if !isTCP(opts.Upstream) && !strings.HasPrefix(opts.Upstream, "ws://") && !strings.HasPrefix(opts.Upstream, "wss://") {
+		return nil, fmt.Errorf("bridge: upstream %q is not a ws://, wss://, xmpp:// or xmpps:// URL", opts.Upstream)
 	}
 	if opts.MaxConnsPerJID < 0 || opts.MaxConnsPerIP < 0 || opts.MaxMessageSize < 0 {
 		return nil, errors.New("bridge: negative connection cap or message size")
@@ -321,7 +336,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	client.SetReadLimit(h.opts.MaxMessageSize)
 
-	upstream, upstreamRaw, err := h.dialUpstream(r)
+	upstream, upstreamRaw, err := h.dialUpstream(r, sub)
 	if err != nil {
 		h.stats.refuse("upstream")
 		h.log.ErrorContext(r.Context(), "bridge: upstream unreachable", "jid", sub.String(), "upstream", h.opts.Upstream, "err", err)
@@ -329,11 +344,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = client.Close(websocket.StatusBadGateway, "upstream unreachable")
 		return
 	}
-	upstream.SetReadLimit(UpstreamReadLimit)
-
 	b := &bridge{client: client, upstream: upstream, sub: sub, start: time.Now(), stats: &h.stats, stopped: make(chan struct{}),
 		clientRaw: hj.conn, upstreamRaw: upstreamRaw,
 		pingInterval: h.opts.PingInterval, idleTimeout: h.opts.IdleTimeout}
+	if h.opts.Credentials != nil {
+		b.sasl = &saslRelay{ctx: h.ctx, creds: h.opts.Credentials, sub: sub}
+	}
 	if !h.track(b) {
 		_ = client.Close(StatusServiceRestart, "relay restarting, reconnect")
 		_ = upstream.Close(websocket.StatusGoingAway, "")
@@ -365,10 +381,31 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, rw, err
 }
 
-// dialUpstream opens the upstream WebSocket and returns it with its raw connection.
-func (h *Handler) dialUpstream(r *http.Request) (*websocket.Conn, net.Conn, error) {
+// msgConn is a message-oriented XMPP connection: a *websocket.Conn, or a TCP stream seen
+// through RFC 7395 framing (*xmpptcp.Conn).
+type msgConn interface {
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	Write(ctx context.Context, typ websocket.MessageType, msg []byte) error
+	Close(code websocket.StatusCode, reason string) error
+	Ping(ctx context.Context) error
+}
+
+func isTCP(upstream string) bool {
+	return strings.HasPrefix(upstream, "xmpp://") || strings.HasPrefix(upstream, "xmpps://")
+}
+
+// dialUpstream connects to the XMPP server and returns the connection with its raw one.
+func (h *Handler) dialUpstream(r *http.Request, sub jid.JID) (msgConn, net.Conn, error) {
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.DialTimeout)
 	defer cancel()
+	if isTCP(h.opts.Upstream) {
+		c, err := xmpptcp.Dial(ctx, h.opts.Upstream, xmpptcp.Options{Domain: sub.Domain().String(),
+			TLSConfig: h.opts.TLSConfig, HandshakeTimeout: h.opts.DialTimeout, MaxElement: UpstreamReadLimit})
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c.NetConn(), nil
+	}
 	hdr := http.Header{}
 	if r.TLS != nil || h.opts.ForwardedProtoHTTPS {
 		// Prosody offers SASL on ws:// only to clients it believes are on an encrypted link.
@@ -405,6 +442,7 @@ func (h *Handler) dialUpstream(r *http.Request) (*websocket.Conn, net.Conn, erro
 		_ = conn.Close(websocket.StatusProtocolError, "xmpp subprotocol required")
 		return nil, nil, fmt.Errorf("server did not select the %q subprotocol", Subprotocol)
 	}
+	conn.SetReadLimit(UpstreamReadLimit)
 	return conn, raw, nil
 }
 
@@ -433,9 +471,11 @@ func offersSubprotocol(r *http.Request, want string) bool {
 
 // bridge is one bridged connection.
 type bridge struct {
-	client, upstream *websocket.Conn
-	sub              jid.JID
-	start            time.Time
+	client   *websocket.Conn
+	upstream msgConn
+	sub      jid.JID
+	sasl     *saslRelay // set when the relay authenticates the stream
+	start    time.Time
 
 	toUpstream, toClient atomic.Int64
 	stats                *Stats
@@ -460,12 +500,20 @@ func (b *bridge) run() {
 	go func() {
 		defer wg.Done()
 		g := &xmlGuard{}
-		b.pump("client", b.client, b.upstream, &b.toUpstream, &b.stats.BytesToServer, g.check)
+		inspect := []inspector{veto(g.check)}
+		if b.sasl != nil {
+			inspect = append(inspect, b.sasl.client)
+		}
+		b.pump("client", b.client, b.upstream, &b.toUpstream, &b.stats.BytesToServer, inspect)
 	}()
 	go func() {
 		defer wg.Done()
 		w := &bindWatch{sub: b.sub}
-		b.pump("server", b.upstream, b.client, &b.toClient, &b.stats.BytesToClient, w.check)
+		inspect := []inspector{veto(w.check)}
+		if b.sasl != nil {
+			inspect = append(inspect, b.sasl.server)
+		}
+		b.pump("server", b.upstream, b.client, &b.toClient, &b.stats.BytesToClient, inspect)
 	}()
 	go func() {
 		defer wg.Done()
@@ -501,7 +549,7 @@ func (b *bridge) keepalive() {
 		if b.pingInterval > 0 {
 			for _, p := range []struct {
 				name string
-				c    *websocket.Conn
+				c    msgConn
 			}{{"client", b.client}, {"server", b.upstream}} {
 				go func() {
 					ctx, cancel := context.WithTimeout(context.Background(), b.pingInterval)
@@ -515,9 +563,18 @@ func (b *bridge) keepalive() {
 	}
 }
 
-// pump forwards messages from src to dst. inspect, if set, sees each message first and may
-// veto it, ending the bridge with a policy violation.
-func (b *bridge) pump(name string, src, dst *websocket.Conn, n, total *atomic.Int64, inspect func(websocket.MessageType, []byte) error) {
+// inspector sees a message before it is forwarded and returns what to forward instead, or an
+// error that ends the bridge with a policy violation.
+type inspector func(websocket.MessageType, []byte) ([]byte, error)
+
+// veto makes an inspector of a check that only accepts or refuses.
+func veto(check func(websocket.MessageType, []byte) error) inspector {
+	return func(typ websocket.MessageType, msg []byte) ([]byte, error) { return msg, check(typ, msg) }
+}
+
+// pump forwards messages from src to dst. Each inspector in turn sees each message first and
+// may change or veto it.
+func (b *bridge) pump(name string, src, dst msgConn, n, total *atomic.Int64, inspect []inspector) {
 	// Reads use a context that never ends: cancelling a coder/websocket read kills the
 	// connection without a close frame. Shutdown goes through end instead.
 	ctx := context.Background()
@@ -536,9 +593,9 @@ func (b *bridge) pump(name string, src, dst *websocket.Conn, n, total *atomic.In
 			return
 		}
 		b.lastMsg.Store(time.Now().UnixNano())
-		if inspect != nil {
-			if err := inspect(typ, msg); err != nil {
-				b.end("relay", websocket.StatusPolicyViolation, err.Error())
+		for _, in := range inspect {
+			if msg, err = in(typ, msg); err != nil {
+				b.end("relay", websocket.StatusPolicyViolation, closeReason(err))
 				return
 			}
 		}
@@ -576,7 +633,7 @@ func (b *bridge) end(by string, code websocket.StatusCode, reason string) {
 		b.closedBy, b.code, b.reason = by, code, reason
 		close(b.stopped)
 		var wg sync.WaitGroup
-		for _, c := range []*websocket.Conn{b.client, b.upstream} {
+		for _, c := range []msgConn{b.client, b.upstream} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -586,6 +643,15 @@ func (b *bridge) end(by string, code websocket.StatusCode, reason string) {
 		}
 		wg.Wait()
 	})
+}
+
+// closeReason fits err's text into a close frame (at most 123 bytes, RFC 6455 §5.5).
+func closeReason(err error) string {
+	s := err.Error()
+	if len(s) > 123 {
+		s = strings.ToValidUTF8(s[:120], "") + "..."
+	}
+	return s
 }
 
 // kill drops both connections at once, without a close handshake.

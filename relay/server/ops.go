@@ -21,16 +21,17 @@ import (
 
 	"github.com/sparkweb/sparkweb/relay/auth"
 	"github.com/sparkweb/sparkweb/relay/bridge"
+	"github.com/sparkweb/sparkweb/relay/push"
 )
 
 // readiness answers /readyz: 200 when the upstream accepts a TCP connection (with TLS for
-// wss://), 503 otherwise. Results are cached briefly so the probe cannot be used to hammer the
+// wss:// and xmpps://, verified for domain on xmpps://), 503 otherwise. Results are cached briefly so the probe cannot be used to hammer the
 // XMPP server through the relay.
-func readiness(upstream string, tlsConfig *tls.Config, log *slog.Logger) http.Handler {
+func readiness(upstream, domain string, tlsConfig *tls.Config, log *slog.Logger) http.Handler {
 	u, _ := url.Parse(upstream) // validated by Config.Validate
 	host := u.Host
 	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), map[string]string{"ws": "80", "wss": "443"}[u.Scheme])
+		host = net.JoinHostPort(u.Hostname(), map[string]string{"ws": "80", "wss": "443", "xmpp": "5222", "xmpps": "5223"}[u.Scheme])
 	}
 	var (
 		mu      sync.Mutex
@@ -47,11 +48,15 @@ func readiness(upstream string, tlsConfig *tls.Config, log *slog.Logger) http.Ha
 		defer cancel()
 		var c net.Conn
 		var err error
-		if u.Scheme == "wss" {
-			cfg := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+		if u.Scheme == "wss" || u.Scheme == "xmpps" {
+			name := u.Hostname()
+			if u.Scheme == "xmpps" {
+				name = domain // XMPP certificates name the domain (RFC 7590)
+			}
+			cfg := &tls.Config{ServerName: name, MinVersion: tls.VersionTLS12}
 			if tlsConfig != nil {
 				cfg = tlsConfig.Clone()
-				cfg.ServerName = u.Hostname()
+				cfg.ServerName = name
 			}
 			c, err = (&tls.Dialer{Config: cfg}).DialContext(ctx, "tcp", host)
 		} else {
@@ -81,6 +86,7 @@ func readiness(upstream string, tlsConfig *tls.Config, log *slog.Logger) http.Ha
 type metrics struct {
 	bridge *bridge.Stats
 	tokens *auth.Counters
+	push   *push.Service // nil without Web Push
 }
 
 func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
@@ -114,6 +120,9 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	labelled("sparkweb_tokens_issued_total", "grant", issued)
 	metric("sparkweb_tokens_refused_total", "counter", "Token requests refused, by OAuth error code (rate_limited for 429).")
 	labelled("sparkweb_tokens_refused_total", "reason", tokRefused)
+	if m.push != nil {
+		m.push.WriteMetrics(&b)
+	}
 	_, _ = w.Write([]byte(b.String()))
 }
 

@@ -25,9 +25,18 @@ import (
 	"github.com/sparkweb/sparkweb/relay/auth"
 	"github.com/sparkweb/sparkweb/relay/bridge"
 	"github.com/sparkweb/sparkweb/relay/limit"
+	"github.com/sparkweb/sparkweb/relay/push"
 	"github.com/sparkweb/sparkweb/relay/store"
 	"github.com/sparkweb/sparkweb/relay/upstream"
 	"github.com/sparkweb/sparkweb/relay/web"
+	"github.com/sparkweb/sparkweb/relay/xmppauth"
+)
+
+// Upstream authentication modes (Config.UpstreamAuth).
+const (
+	UpstreamAuthPassword    = "password"
+	UpstreamAuthJWT         = "jwt"
+	UpstreamAuthOAuthBearer = "oauthbearer"
 )
 
 // MaxTokenTTL bounds Config.TokenTTL: relay JWTs cannot be revoked, so they must stay short.
@@ -35,8 +44,21 @@ const MaxTokenTTL = 24 * time.Hour
 
 // Config configures a relay.
 type Config struct {
-	// Upstream is the XMPP server's WebSocket endpoint, ws:// or wss://. Required.
+	// Upstream is the XMPP server's WebSocket endpoint, ws:// or wss://, or its client port,
+	// xmpp://host[:5222] (STARTTLS, required unless on loopback) or xmpps://host[:5223] (direct
+	// TLS). Required.
 	Upstream string
+	// UpstreamAuth is who authenticates the XMPP stream: UpstreamAuthPassword (the engine, end
+	// to end; the default), UpstreamAuthJWT or UpstreamAuthOAuthBearer (the relay, for the
+	// token's subject; the browser never holds an XMPP password).
+	UpstreamAuth string
+	// UpstreamJWTSecret is the HS256 secret the XMPP server verifies relay-minted JWTs with
+	// (ejabberd jwt_key); UpstreamAuthJWT needs it, at least 32 bytes.
+	UpstreamJWTSecret []byte
+	// OAuthClientID and OAuthClientSecret are the Basic credentials the XMPP server presents
+	// when it checks a bearer token (Prosody oauth_client_id / oauth_client_secret);
+	// UpstreamAuthOAuthBearer needs them (the id defaults to "sparkweb").
+	OAuthClientID, OAuthClientSecret string
 	// Domain is the XMPP domain users log in to. Required.
 	Domain string
 	// AllowedOrigins lists page origins (scheme://host[:port]), besides the relay's own, that
@@ -60,6 +82,9 @@ type Config struct {
 	RefreshTTL time.Duration
 	// Assertion, if set, enables the jwt-bearer grant with the embedding site's keys.
 	Assertion *auth.AssertionConfig
+	// Push, if set, turns on Web Push: GET /api/push/vapid, /api/push/subscriptions and the
+	// XEP-0357 component. The relay fills in its Domain, Store, Verifier, Live and Logger.
+	Push *push.Config
 	// PublicURL is the relay's external base URL (https://chat.example.org) for XEP-0156
 	// discovery; without it the request's own Host (and scheme) are used.
 	PublicURL string
@@ -153,8 +178,23 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("upstream: required (the XMPP server's WebSocket URL, e.g. ws://127.0.0.1:5280/xmpp-websocket)"))
 	} else if u, err := url.Parse(c.Upstream); err != nil {
 		errs = append(errs, fmt.Errorf("upstream: %w", err))
-	} else if (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("upstream %q: want a ws:// or wss:// URL with a host", c.Upstream))
+	} else if (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "xmpp" && u.Scheme != "xmpps") || u.Hostname() == "" {
+		errs = append(errs, fmt.Errorf("upstream %q: want a ws://, wss://, xmpp:// or xmpps:// URL with a host", c.Upstream))
+	} else if (u.Scheme == "xmpp" || u.Scheme == "xmpps") && (u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil) {
+		errs = append(errs, fmt.Errorf("upstream %q: want xmpp(s)://host[:port] and nothing else", c.Upstream))
+	}
+	switch c.UpstreamAuth {
+	case "", UpstreamAuthPassword:
+	case UpstreamAuthJWT:
+		if len(c.UpstreamJWTSecret) < xmppauth.MinSecretLen {
+			errs = append(errs, fmt.Errorf("upstream JWT secret: %d bytes, want at least %d (the server's HS256 key)", len(c.UpstreamJWTSecret), xmppauth.MinSecretLen))
+		}
+	case UpstreamAuthOAuthBearer:
+		if len(c.OAuthClientSecret) < 16 {
+			errs = append(errs, errors.New("upstream OAuth client secret: want at least 16 bytes (Prosody's oauth_client_secret)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("upstream auth %q: want password, jwt or oauthbearer", c.UpstreamAuth))
 	}
 	if c.Domain == "" {
 		errs = append(errs, errors.New("domain: required (the XMPP domain, e.g. example.org)"))
@@ -189,17 +229,22 @@ func (c Config) Validate() error {
 	if c.TokenTTL < 0 || c.TokenTTL > MaxTokenTTL {
 		errs = append(errs, fmt.Errorf("token TTL %v: want between 0 (default %v) and %v", c.TokenTTL, auth.DefaultTTL, MaxTokenTTL))
 	}
+	if c.Push != nil && (c.Push.ComponentAddr == "" || c.Push.ComponentSecret == "") {
+		errs = append(errs, errors.New("push: the XEP-0114 component address and secret are required"))
+	}
 	return errors.Join(errs...)
 }
 
 // Server is a configured relay.
 type Server struct {
-	handler http.Handler
-	auth    *auth.Authority
-	bridge  *bridge.Handler
-	store   *store.Store
-	limits  Limits
-	log     *slog.Logger
+	handler  http.Handler
+	internal *xmppauth.OAuthBearer // the token check endpoint, in oauthbearer mode
+	auth     *auth.Authority
+	bridge   *bridge.Handler
+	store    *store.Store
+	limits   Limits
+	log      *slog.Logger
+	push     *push.Service
 }
 
 // Close releases the store; call it after Serve has returned.
@@ -273,9 +318,31 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
+	var (
+		creds    xmppauth.Credentials
+		internal *xmppauth.OAuthBearer
+		checker  auth.PasswordChecker = &upstream.Checker{URL: cfg.Upstream, ForwardedProtoHTTPS: cfg.ForwardedProtoHTTPS, TLSConfig: tlsConfig}
+		extra    map[string]string
+	)
+	switch cfg.UpstreamAuth {
+	case UpstreamAuthJWT:
+		if creds, err = xmppauth.NewJWT(cfg.UpstreamJWTSecret, 0, nil); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		extra = map[string]string{"xmpp_auth": "relay"}
+	case UpstreamAuthOAuthBearer:
+		internal, err = xmppauth.NewOAuthBearer(xmppauth.OAuthBearerOptions{ClientID: cmp.Or(cfg.OAuthClientID, "sparkweb"),
+			ClientSecret: cfg.OAuthClientSecret, Logger: log.With("component", "oauthbearer")})
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		// A server that only accepts the relay's bearer tokens cannot check a password.
+		creds, checker, extra = internal, nil, map[string]string{"xmpp_auth": "relay"}
+	}
 	ws, err := bridge.New(ctx, bridge.Options{
 		Verifier:            authority,
 		Upstream:            cfg.Upstream,
+		Credentials:         creds,
 		AllowedOrigins:      cfg.AllowedOrigins,
 		ForwardedProtoHTTPS: cfg.ForwardedProtoHTTPS,
 		TLSConfig:           tlsConfig,
@@ -294,7 +361,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	counters := &auth.Counters{}
 	th := &auth.TokenHandler{
 		Authority: authority,
-		Checker:   &upstream.Checker{URL: cfg.Upstream, ForwardedProtoHTTPS: cfg.ForwardedProtoHTTPS, TLSConfig: tlsConfig},
+		Checker:   checker,
+		Extra:     extra,
 		Domain:    domain,
 		PerIP:     limit.NewRate(limit.RateConfig{Every: off(lim.TokenIPEvery), Burst: lim.TokenIPBurst}),
 		PerAccount: limit.NewRate(limit.RateConfig{Every: off(lim.TokenAccountEvery), Burst: lim.TokenAccountBurst,
@@ -312,8 +380,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	mux.Handle("/api/token", th)
 	mux.Handle("/ws", ws)
-	mux.Handle("GET /readyz", readiness(cfg.Upstream, tlsConfig, log.With("component", "readyz")))
-	mux.Handle("GET /metrics", &metrics{bridge: ws.Stats(), tokens: counters})
+	var pushSvc *push.Service
+	if cfg.Push != nil {
+		pc := *cfg.Push
+		pc.Domain, pc.Verifier, pc.Live, pc.Logger = domain, authority, ws.Live, log.With("component", "push")
+		if st != nil {
+			pc.Store = st // else the VAPID key and subscriptions live in memory
+		}
+		if pushSvc, err = push.New(pc); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		mux.Handle("/api/push/", pushSvc.Handler())
+		go func() {
+			if err := pushSvc.Run(ctx); err != nil {
+				log.Error("push component stopped", "err", err)
+			}
+		}()
+	}
+	mux.Handle("GET /readyz", readiness(cfg.Upstream, domain, tlsConfig, log.With("component", "readyz")))
+	mux.Handle("GET /metrics", &metrics{bridge: ws.Stats(), tokens: counters, push: pushSvc})
 	hm := &hostMeta{publicURL: cfg.PublicURL}
 	mux.Handle("GET /.well-known/host-meta", hm)
 	mux.Handle("GET /.well-known/host-meta.json", hm)
@@ -330,8 +415,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		mux.Handle("/", assets)
 	}
 	ok = true
-	return &Server{handler: requestIDs(securityHeaders(mux)), auth: authority, bridge: ws, store: st, limits: lim, log: log}, nil
+	return &Server{handler: requestIDs(securityHeaders(mux)), internal: internal, auth: authority, bridge: ws, store: st, limits: lim, log: log, push: pushSvc}, nil
 }
+
+// Push returns the Web Push service, nil when Config.Push was not set.
+func (s *Server) Push() *push.Service { return s.push }
 
 // Handler returns the relay's routes: POST /api/token, GET /ws, GET /healthz and the assets.
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -255,8 +255,8 @@ func TestConfigValidate(t *testing.T) {
 			c.Upstream, c.AllowedOrigins = "wss://xmpp.example.org/ws", []string{"https://a.example", "http://localhost:3000"}
 		}, ""},
 		{"no upstream", func(c *Config) { c.Upstream = "" }, "upstream: required"},
-		{"http upstream", func(c *Config) { c.Upstream = "http://x/ws" }, "ws:// or wss://"},
-		{"upstream without host", func(c *Config) { c.Upstream = "ws:///ws" }, "ws:// or wss://"},
+		{"http upstream", func(c *Config) { c.Upstream = "http://x/ws" }, "ws://, wss://, xmpp:// or xmpps://"},
+		{"upstream without host", func(c *Config) { c.Upstream = "ws:///ws" }, "ws://, wss://, xmpp:// or xmpps://"},
 		{"no domain", func(c *Config) { c.Domain = "" }, "domain: required"},
 		{"domain with user", func(c *Config) { c.Domain = "alice@example.org" }, "not a valid XMPP domain"},
 		{"bad origin", func(c *Config) { c.AllowedOrigins = []string{"example.com"} }, "allowed origins"},

@@ -1,5 +1,5 @@
-// Package store is the relay's durable state in one bbolt file: the token signing keys and
-// the refresh tokens (kept only as hashes). bbolt locks the file, so a second relay pointed at
+// Package store is the relay's durable state in one bbolt file: the token signing keys, the
+// refresh tokens (kept only as hashes), the VAPID key and the Web Push registrations. bbolt locks the file, so a second relay pointed at
 // the same file fails to open it instead of corrupting it.
 package store
 
@@ -61,7 +61,7 @@ func Open(path string, lockTimeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketKeys, bucketMeta, bucketRefresh} {
+		for _, b := range [][]byte{bucketKeys, bucketMeta, bucketRefresh, bucketPushUsers, bucketPushNodes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -1,5 +1,5 @@
 // Package upstream talks to the XMPP server behind the relay: it checks passwords with a real
-// SASL login over the server's RFC 7395 WebSocket endpoint.
+// SASL login over the server's RFC 7395 WebSocket endpoint or its TCP port.
 package upstream
 
 import (
@@ -7,12 +7,15 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"mellium.im/xmpp/jid"
 
 	"github.com/sparkweb/sparkweb/relay/auth"
+	"github.com/sparkweb/sparkweb/relay/xmpptcp"
 	"github.com/sparkweb/sparkweb/wasm/xmppws"
 )
 
@@ -21,14 +24,15 @@ const DefaultTimeout = 10 * time.Second
 
 // Checker is an auth.PasswordChecker that logs in upstream and disconnects at once.
 type Checker struct {
-	// URL is the XMPP server's WebSocket endpoint (ws:// or wss://).
+	// URL is the XMPP server's WebSocket endpoint (ws:// or wss://) or TCP address (xmpp://
+	// with STARTTLS, xmpps:// with direct TLS).
 	URL string
 	// ForwardedProtoHTTPS sends X-Forwarded-Proto: https. Prosody withholds SASL on ws:// when
 	// it requires encryption unless it is told the client link is secure.
 	ForwardedProtoHTTPS bool
 	// Timeout bounds one check; DefaultTimeout if zero.
 	Timeout time.Duration
-	// TLSConfig verifies a wss:// server; the system roots if nil.
+	// TLSConfig verifies a TLS server; the system roots if nil.
 	TLSConfig *tls.Config
 }
 
@@ -44,15 +48,7 @@ func (c *Checker) CheckPassword(ctx context.Context, user jid.JID, password stri
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	var hdr http.Header
-	if c.ForwardedProtoHTTPS {
-		hdr = http.Header{"X-Forwarded-Proto": {"https"}}
-	}
-	opts := &xmppws.DialOptions{HTTPHeader: hdr}
-	if c.TLSConfig != nil {
-		opts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: c.TLSConfig}}
-	}
-	conn, err := xmppws.Dial(ctx, c.URL, opts)
+	conn, err := c.dial(ctx, user.Domain().String())
 	if err != nil {
 		return fmt.Errorf("upstream: dial %s: %w", c.URL, err)
 	}
@@ -65,7 +61,9 @@ func (c *Checker) CheckPassword(ctx context.Context, user jid.JID, password stri
 	defer stop()
 
 	// SASL alone proves the password: no resource is bound, so no session ever appears.
-	s, err := xmppws.Login(ctx, conn, xmppws.LoginConfig{JID: user.Bare(), Password: password, NoBind: true})
+	// PLAIN only where the server offers nothing better (ejabberd with JWT auth offers PLAIN
+	// alone); this link is the relay's own, TLS or loopback, never the browser's.
+	s, err := xmppws.Login(ctx, conn, xmppws.LoginConfig{JID: user.Bare(), Password: password, NoBind: true, AllowPlain: true})
 	if errors.Is(err, xmppws.ErrNotAuthorized) {
 		return fmt.Errorf("upstream: %w: %w", auth.ErrInvalidCredentials, err)
 	}
@@ -75,4 +73,24 @@ func (c *Checker) CheckPassword(ctx context.Context, user jid.JID, password stri
 	// The password is right whatever happens while closing; a failed close only costs a log line.
 	_ = s.Close()
 	return nil
+}
+
+// dial connects to the server and returns a stream in RFC 7395 framing.
+func (c *Checker) dial(ctx context.Context, domain string) (net.Conn, error) {
+	if strings.HasPrefix(c.URL, "xmpp://") || strings.HasPrefix(c.URL, "xmpps://") {
+		tc, err := xmpptcp.Dial(ctx, c.URL, xmpptcp.Options{Domain: domain, TLSConfig: c.TLSConfig})
+		if err != nil {
+			return nil, err
+		}
+		return xmpptcp.NetConn(tc), nil
+	}
+	var hdr http.Header
+	if c.ForwardedProtoHTTPS {
+		hdr = http.Header{"X-Forwarded-Proto": {"https"}}
+	}
+	opts := &xmppws.DialOptions{HTTPHeader: hdr}
+	if c.TLSConfig != nil {
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: c.TLSConfig}}
+	}
+	return xmppws.Dial(ctx, c.URL, opts)
 }

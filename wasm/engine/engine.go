@@ -51,8 +51,10 @@ type Engine struct {
 	done     chan struct{} // closed when the current session stops being served
 	gen      int           // bumps with every login and logout so a stale session is ignored
 	retrying bool          // a reconnect loop runs: a drop must not start a second one
-	acct     *account      // signed-in account, nil when signed out
-	presence presenceArgs  // our own presence, as last set
+	// catchUpPending is set from a fresh login until the archive catch-up has completed.
+	catchUpPending bool
+	acct           *account     // signed-in account, nil when signed out
+	presence       presenceArgs // our own presence, as last set
 	// queries holds the archive queries in flight, by queryid.
 	queries map[string]*archiveQuery
 
@@ -139,6 +141,22 @@ func (e *Engine) ops() map[string]opFunc {
 		"chat.history":      e.opHistory,
 		"session.reconnect": e.opReconnect,
 		"session.handover":  e.opHandover,
+		"push.register":     e.opPushRegister,   // push.go
+		"push.unregister":   e.opPushUnregister, // push.go
+		// Contacts (contacts.go).
+		"roster.add":         e.opRosterAdd,
+		"roster.update":      e.opRosterUpdate,
+		"roster.remove":      e.opRosterRemove,
+		"presence.subscribe": e.opSubscription("presence.subscribe"),
+		"presence.approve":   e.opSubscription("presence.approve"),
+		"presence.deny":      e.opSubscription("presence.deny"),
+		"presence.cancel":    e.opSubscription("presence.cancel"),
+		// Message extensions (messages.go).
+		"chat.correct":   e.opCorrect,
+		"chat.retract":   e.opRetract,
+		"chat.react":     e.opReact,
+		"chat.displayed": e.opDisplayed,
+		"chat.state":     e.opChatState,
 	}
 }
 

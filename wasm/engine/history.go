@@ -48,11 +48,24 @@ func (e *Engine) opHistory(ctx context.Context, raw json.RawMessage) (any, error
 	if err != nil {
 		return nil, err
 	}
-	msgs, fin, err := e.queryArchive(ctx, sess, mam.Query{With: with.Bare().String(), Before: args.Before, Latest: args.Before == "", Max: args.Limit})
-	if err != nil {
-		return nil, err
+	// Receipts, markers and reactions are archived too but are not messages of their own, so
+	// one archive page may hold fewer messages than asked for, even none: page on until the
+	// limit is met, and return the newest limit (the tab pages on from the oldest returned).
+	var msgs []protocol.Message
+	before, complete := args.Before, false
+	for round := 0; round < 10 && len(msgs) < args.Limit && !complete; round++ {
+		page, fin, err := e.queryArchive(ctx, sess, mam.Query{With: with.Bare().String(), Before: before, Latest: before == "", Max: args.Limit})
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(page, msgs...)
+		complete = fin.Complete || fin.First == ""
+		before = fin.First
 	}
-	return protocol.History{Messages: msgs, Complete: fin.Complete}, nil
+	if len(msgs) > args.Limit {
+		msgs, complete = msgs[len(msgs)-args.Limit:], false
+	}
+	return protocol.History{Messages: msgs, Complete: complete}, nil
 }
 
 // queryArchive runs one MAM query and returns its messages, oldest first.
@@ -84,21 +97,17 @@ func (e *Engine) queryArchive(ctx context.Context, sess *xmpp.Session, q mam.Que
 	return msgs, fin, nil
 }
 
-// catchUp files what the archive holds after position (the newest archive id known before this
-// session began), so messages that arrived while we were away show up, once. Without a position
-// it loads the latest page, so a fresh engine starts with recent conversations.
-func (e *Engine) catchUp(ctx context.Context, sess *xmpp.Session, position string) error {
-	after := position
-	defer func() {
-		// Live messages of this session may have moved the position past the catch-up already;
-		// only move it if none did.
-		e.mu.Lock()
-		if e.st.lastArchived == position && after != position && after != "" {
-			e.st.lastArchived = after
-			e.persistLocked(keyArchived, after)
-		}
-		e.mu.Unlock()
-	}()
+// catchUp files what the archive holds after the archive position, so messages that arrived
+// while we were away show up, once. Without a position it loads the latest page, so a fresh
+// engine starts with recent conversations.
+//
+// The position only moves past what was really filed: page by page here, and by live messages
+// only once no catch-up is pending (fileLocked). A catch-up cut short by a dropped stream leaves
+// it where the last page ended, and the next session (fresh or resumed) goes on from there.
+func (e *Engine) catchUp(ctx context.Context, sess *xmpp.Session) error {
+	e.mu.Lock()
+	after := e.st.lastArchived
+	e.mu.Unlock()
 	for page := 0; page < 50; page++ { // 5,000 messages at most: beyond that, history paging
 		q := mam.Query{After: after, Latest: after == "", Max: catchUpPage}
 		msgs, fin, err := e.queryArchive(ctx, sess, q)
@@ -114,11 +123,17 @@ func (e *Engine) catchUp(ctx context.Context, sess *xmpp.Session, position strin
 		for _, m := range msgs {
 			e.fileLocked(m, false)
 		}
-		e.mu.Unlock()
 		if fin.Last != "" {
 			after = fin.Last
+			e.st.lastArchived = after
+			e.persistLocked(keyArchived, after)
 		}
-		if q.After == "" || fin.Complete || fin.Last == "" {
+		done := q.After == "" || fin.Complete || fin.Last == ""
+		if done {
+			e.catchUpPending = false
+		}
+		e.mu.Unlock()
+		if done {
 			return nil
 		}
 	}

@@ -7,16 +7,14 @@ import (
 	"encoding/xml"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
-	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/ping"
-	"mellium.im/xmpp/stanza"
 
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 	"github.com/sparkweb/sparkweb/wasm/storage"
+	"github.com/sparkweb/sparkweb/wasm/styled"
 )
 
 // The outbox: every message a tab sends is stored before anything else happens, then one pump
@@ -37,12 +35,15 @@ const outboxBatch = 20
 type outboxEntry struct {
 	Key     string           `json:"key"`
 	Message protocol.Message `json:"message"`
+	// Action, when set, is what the entry sends instead of a chat message (messages.go).
+	Action *outAction `json:"action,omitempty"`
 }
 
 func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, error) {
 	var args struct {
-		To   string `json:"to"`
-		Body string `json:"body"`
+		To      string            `json:"to"`
+		Body    string            `json:"body"`
+		ReplyTo *protocol.ReplyTo `json:"replyTo"`
 	}
 	if err := protocol.DecodeArgs(raw, &args); err != nil {
 		return nil, err
@@ -51,13 +52,11 @@ func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, erro
 	if err != nil {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.To)
 	}
-	switch {
-	case args.Body == "":
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "empty message")
-	case len(args.Body) > maxBody:
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "message too long: %d bytes, at most %d", len(args.Body), maxBody)
-	case !utf8.ValidString(args.Body):
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "message is not valid UTF-8")
+	if err := validBody(args.Body); err != nil {
+		return nil, err
+	}
+	if args.ReplyTo != nil && args.ReplyTo.ID == "" {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "replyTo needs the id of the message replied to")
 	}
 	e.mu.Lock()
 	if e.acct == nil {
@@ -67,18 +66,32 @@ func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, erro
 	out := protocol.Message{
 		ID: randomID(), From: e.acct.JID, To: to.String(), With: to.Bare().String(), Body: args.Body,
 		Timestamp: timestamp(time.Now()), Outgoing: true, State: protocol.MessagePending,
+		ReplyTo: args.ReplyTo, Styled: styled.Parse(args.Body),
 	}
-	e.outboxSeq++
-	ent := outboxEntry{Key: fmt.Sprintf("%s%s/%06d/%s", outboxPrefix, out.Timestamp, e.outboxSeq%1e6, out.ID), Message: out}
+	ent := outboxEntry{Key: e.outboxKeyLocked(out), Message: out}
 	e.mu.Unlock()
-	if err := storage.PutJSON(ctx, e.store, ent.Key, ent); err != nil {
-		return nil, protocol.Errorf(protocol.CodeInternal, "keep message: %v", err)
+	if err := putOutbox(ctx, e, ent); err != nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	e.fileLocked(out, true)
 	e.mu.Unlock()
 	e.kickOutbox()
 	return map[string]string{"id": out.ID}, nil
+}
+
+// outboxKeyLocked is the storage key of a new outbox entry for m; e.mu must be held.
+func (e *Engine) outboxKeyLocked(m protocol.Message) string {
+	e.outboxSeq++
+	return fmt.Sprintf("%s%s/%06d/%s", outboxPrefix, m.Timestamp, e.outboxSeq%1e6, m.ID)
+}
+
+// putOutbox stores an entry durably, before the op that made it answers.
+func putOutbox(ctx context.Context, e *Engine, ent outboxEntry) error {
+	if err := storage.PutJSON(ctx, e.store, ent.Key, ent); err != nil {
+		return protocol.Errorf(protocol.CodeInternal, "keep message: %v", err)
+	}
+	return nil
 }
 
 func (e *Engine) kickOutbox() {
@@ -115,7 +128,7 @@ func (e *Engine) pumpOutbox(sess *xmpp.Session, done <-chan struct{}) {
 			if already {
 				continue // on its way in this stream; stream management resends it if needed
 			}
-			if err := transmit(ctx, sess, oe.Message); err != nil {
+			if err := transmit(ctx, sess, oe); err != nil {
 				e.log.Warn("send from outbox", "id", oe.Message.ID, "err", err)
 				break // the session is failing; the next one resends
 			}
@@ -150,18 +163,13 @@ func (e *Engine) pumpOutbox(sess *xmpp.Session, done <-chan struct{}) {
 	}
 }
 
-// transmit writes one chat message with its origin-id.
-func transmit(ctx context.Context, sess *xmpp.Session, m protocol.Message) error {
-	to, err := jid.Parse(m.To)
+// transmit writes one outbox entry (see outgoingStanza).
+func transmit(ctx context.Context, sess *xmpp.Session, oe outboxEntry) error {
+	r, err := outgoingStanza(oe.Message, oe.Action)
 	if err != nil {
 		return err
 	}
-	msg := stanza.Message{XMLName: xml.Name{Space: stanza.NSClient, Local: "message"}, ID: m.ID, To: to, Type: stanza.ChatMessage}
-	originID := xmlstream.Wrap(nil, xml.StartElement{
-		Name: xml.Name{Space: nsSID, Local: "origin-id"},
-		Attr: []xml.Attr{{Name: xml.Name{Local: "id"}, Value: m.ID}},
-	})
-	return sess.Send(ctx, msg.Wrap(xmlstream.MultiReader(textElement("body", m.Body), originID)))
+	return sess.Send(ctx, r)
 }
 
 // acknowledges reports whether stream management acknowledges what sess sends; without it the
@@ -225,9 +233,12 @@ func (e *Engine) delivered(ctx context.Context, oe outboxEntry) {
 	conv := e.st.conversations[m.With]
 	for i := len(conv) - 1; i >= 0; i-- {
 		if conv[i].ID == m.ID && conv[i].Outgoing {
-			conv[i].State = protocol.MessageSent
-			e.emitLocked("message", conv[i])
-			e.persistConversationLocked(m.With)
+			// A receipt or marker may have beaten the ack: never step back.
+			if oe.Action == nil && conv[i].State == protocol.MessagePending {
+				conv[i].State = protocol.MessageSent
+				e.emitLocked("message", conv[i])
+				e.persistConversationLocked(m.With)
+			}
 			break
 		}
 	}

@@ -145,8 +145,8 @@ func (e *Engine) persistRosterLocked() {
 func (e *Engine) Restore(ctx context.Context) error {
 	var acct account
 	ok, err := storage.GetJSON(ctx, e.store, keyAccount, &acct)
-	if err != nil || !ok || acct.Keys == nil {
-		return err
+	if err != nil || !ok || (acct.Keys == nil && !acct.RelayAuth) {
+		return err // nothing to log in with silently
 	}
 	var roster storedRoster
 	if _, err := storage.GetJSON(ctx, e.store, keyRoster, &roster); err != nil {

@@ -76,15 +76,38 @@ func (e *Engine) fetchRoster(ctx context.Context, sess *xmpp.Session) error {
 		e.log.Info("stored roster is current", "ver", ver)
 		return nil
 	}
+	e.setRosterLocked(q)
+	return nil
+}
+
+// setRosterLocked replaces the roster with a fetched one and tells the tabs; e.mu must be held.
+func (e *Engine) setRosterLocked(q rosterQuery) {
 	items := q.items()
 	e.st.roster = make(map[string]protocol.RosterItem, len(items))
 	for _, it := range items {
 		e.st.roster[it.JID] = it
 	}
 	e.st.rosterVer = q.Ver
-	e.emitLocked("roster", protocol.Roster{Items: e.st.rosterList(), Full: true})
+	e.resolveApprovedLocked(items)
+	e.emitRosterLocked(e.st.rosterList())
 	e.persistRosterLocked()
-	return nil
+}
+
+// rosterChunk is the most items one roster event carries: a large roster goes out as several
+// events, so a tab can render the first contacts while it still parses the rest, and no single
+// message between worker and tab grows with the roster.
+const rosterChunk = 500
+
+// emitRosterLocked sends the whole roster: the first event has full (replace the list), the
+// others add to it, and every one but the last has more.
+func (e *Engine) emitRosterLocked(items []protocol.RosterItem) {
+	for start := 0; ; start += rosterChunk {
+		end := min(start+rosterChunk, len(items))
+		e.emitLocked("roster", protocol.Roster{Items: items[start:end], Full: start == 0, More: end < len(items)})
+		if end == len(items) {
+			return
+		}
+	}
 }
 
 func (e *Engine) opRosterList(context.Context, json.RawMessage) (any, error) {
@@ -107,6 +130,7 @@ func (e *Engine) onRosterPush(q rosterQuery) {
 	if q.Ver != "" {
 		e.st.rosterVer = q.Ver
 	}
+	e.resolveApprovedLocked(items)
 	e.emitLocked("roster", protocol.Roster{Items: items, Full: false})
 	e.persistRosterLocked()
 }

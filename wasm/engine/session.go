@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"mellium.im/sasl"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/carbons"
 	"mellium.im/xmpp/jid"
@@ -32,27 +33,41 @@ const (
 
 // account is what the engine keeps to log in again without the user: never the password.
 type account struct {
-	JID      string      `json:"jid"` // full JID: the resource stays the same across reconnects
-	Keys     *scram.Keys `json:"keys"`
-	Token    string      `json:"token,omitempty"`
-	TokenExp time.Time   `json:"tokenExp,omitzero"`
+	JID       string      `json:"jid"` // full JID: the resource stays the same across reconnects
+	Keys      *scram.Keys `json:"keys,omitempty"`
+	RelayAuth bool        `json:"relayAuth,omitempty"` // the relay authenticates the stream
+	Token     string      `json:"token,omitempty"`
+	TokenExp  time.Time   `json:"tokenExp,omitzero"`
 }
 
 func (e *Engine) opLogin(ctx context.Context, raw json.RawMessage) (any, error) {
 	var args struct {
-		JID      string `json:"jid"`
-		Password string `json:"password"`
-		Resource string `json:"resource"`
+		JID       string `json:"jid"`
+		Password  string `json:"password"`
+		Assertion string `json:"assertion"`
+		Resource  string `json:"resource"`
 	}
 	if err := protocol.DecodeArgs(raw, &args); err != nil {
 		return nil, err
+	}
+	// A site JWT (RFC 7523) is exchanged first: the relay's token names the user.
+	var pre *grant
+	if args.Assertion != "" {
+		g, err := e.fetchToken(ctx, assertionGrant(args.Assertion))
+		if err != nil {
+			return nil, err
+		}
+		if args.JID, err = tokenSubject(g.token); err != nil {
+			return nil, protocol.Errorf(protocol.CodeInternal, "%v", err)
+		}
+		pre = &g
 	}
 	j, err := jid.Parse(args.JID)
 	if err != nil || j.Localpart() == "" {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q: use user@domain", args.JID)
 	}
-	if args.Password == "" {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "password required")
+	if args.Password == "" && pre == nil {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "password or assertion required")
 	}
 	resource := args.Resource
 	if resource == "" {
@@ -78,6 +93,9 @@ func (e *Engine) opLogin(ctx context.Context, raw json.RawMessage) (any, error) 
 	e.gen++
 	gen := e.gen
 	e.acct = &account{JID: j.String()}
+	if pre != nil {
+		e.acct.Token, e.acct.TokenExp, e.acct.RelayAuth = pre.token, pre.exp, pre.relayAuth
+	}
 	e.setSessionLocked(protocol.Session{State: protocol.StateConnecting, JID: j.Bare().String()})
 	e.mu.Unlock()
 
@@ -114,15 +132,14 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 		return jid.JID{}, protocol.Errorf(protocol.CodeConflict, "signed out meanwhile")
 	}
 	acct := *e.acct
-	position := e.st.lastArchived // catch up from here, whatever arrives live meanwhile
 	e.mu.Unlock()
 	j := jid.MustParse(acct.JID)
 
-	token, exp, err := e.relayToken(ctx, j, password, acct)
+	g, err := e.relayToken(ctx, j, password, acct)
 	if err != nil {
 		return jid.JID{}, err
 	}
-	wsURL, err := e.bridgeURL(token)
+	wsURL, err := e.bridgeURL(g.token)
 	if err != nil {
 		return jid.JID{}, protocol.Errorf(protocol.CodeInternal, "%v", err)
 	}
@@ -138,6 +155,11 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 	cfg := xmppws.LoginConfig{
 		JID:        j,
 		Mechanisms: scram.Mechanisms(password, acct.Keys, func(k scram.Keys) { keys = k }),
+	}
+	if g.relayAuth {
+		// The relay replaces the PLAIN payload with credentials of its own for the token's user;
+		// no XMPP credential ever reaches the browser.
+		cfg.Mechanisms, cfg.Password = []sasl.Mechanism{sasl.Plain}, "relay"
 	}
 	// Resume the stream where the server still holds it (XEP-0198): nothing to fetch again and
 	// nothing lost; the server resends what we had not acknowledged and we resend what it had not.
@@ -185,16 +207,17 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 	if keys.SaltedPassword != nil {
 		e.acct.Keys = &keys
 	}
-	e.acct.Token, e.acct.TokenExp = token, exp
+	e.acct.Token, e.acct.TokenExp, e.acct.RelayAuth = g.token, g.exp, g.relayAuth
 	e.persistLocked(keyAccount, *e.acct)
 	if !resumed {
 		e.outboxSent = map[string]bool{} // a new stream: nothing of ours is on its way
+		e.catchUpPending = true          // what arrived while no stream was up is in the archive
 		e.clearPresenceLocked()          // the server sends every contact's presence again
 	}
 	e.mu.Unlock()
 	go e.serve(gen, sess, conn, done)
 	if resumed {
-		return e.goOnline(gen, sess, done, false, "")
+		return e.goOnline(gen, sess, done)
 	}
 
 	// From here a failure closes the connection: serve then sees the stream end and the session
@@ -207,17 +230,19 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 	if err := carbons.Enable(ctx, sess); err != nil {
 		e.log.Warn("carbons unavailable", "err", err)
 	}
+	e.pushResume(ctx, sess) // a new session must enable push again (push.go)
 	if err := e.sendPresence(ctx, sess, e.ownPresence()); err != nil {
 		_ = conn.Close()
 		return jid.JID{}, protocol.Errorf(protocol.CodeServerUnreachable, "initial presence: %v", err)
 	}
 
-	return e.goOnline(gen, sess, done, true, position)
+	return e.goOnline(gen, sess, done)
 }
 
-// goOnline announces the session online and starts sending the outbox; after a fresh login it
-// also catches up from the archive position (a resumed stream lost nothing to catch up on).
-func (e *Engine) goOnline(gen int, sess *xmpp.Session, done chan struct{}, catchUp bool, position string) (jid.JID, error) {
+// goOnline announces the session online and starts sending the outbox; while a catch-up is
+// pending (after a fresh login, or one cut short) it catches up from the archive position. A
+// resumed stream by itself lost nothing to catch up on.
+func (e *Engine) goOnline(gen int, sess *xmpp.Session, done chan struct{}) (jid.JID, error) {
 	e.mu.Lock()
 	if e.gen != gen || e.sess != sess {
 		e.mu.Unlock()
@@ -225,12 +250,13 @@ func (e *Engine) goOnline(gen int, sess *xmpp.Session, done chan struct{}, catch
 	}
 	bound := sess.LocalAddr()
 	e.setSessionLocked(protocol.Session{State: protocol.StateOnline, JID: bound.String()})
+	catchUp := e.catchUpPending
 	e.mu.Unlock()
 	e.log.Info("online", "jid", bound.String())
 	go e.pumpOutbox(sess, done)
 	if catchUp {
 		go func() {
-			if err := e.catchUp(context.Background(), sess, position); err != nil {
+			if err := e.catchUp(context.Background(), sess); err != nil {
 				e.log.Warn("archive catch-up failed", "err", err)
 			}
 		}()
@@ -253,19 +279,19 @@ func loginError(conn *xmppws.Conn, err error) error {
 
 // relayToken returns a relay JWT: from the password when there is one, else the one we hold
 // while it is still good, else a new one for the relay's refresh cookie.
-func (e *Engine) relayToken(ctx context.Context, j jid.JID, password string, acct account) (string, time.Time, error) {
+func (e *Engine) relayToken(ctx context.Context, j jid.JID, password string, acct account) (grant, error) {
 	if password != "" {
 		return e.fetchToken(ctx, passwordGrant(j, password))
 	}
 	if acct.Token != "" && time.Until(acct.TokenExp) > 30*time.Second {
-		return acct.Token, acct.TokenExp, nil
+		return grant{token: acct.Token, exp: acct.TokenExp, relayAuth: acct.RelayAuth}, nil
 	}
-	tok, exp, err := e.fetchToken(ctx, refreshGrant())
+	g, err := e.fetchToken(ctx, refreshGrant())
 	var perr *protocol.Error
 	if errors.As(err, &perr) && perr.Code == protocol.CodeNotAuthorized {
-		return "", time.Time{}, protocol.Errorf(protocol.CodeNotAuthorized, "the sign-in has expired: sign in again")
+		return grant{}, protocol.Errorf(protocol.CodeNotAuthorized, "the sign-in has expired: sign in again")
 	}
-	return tok, exp, err
+	return g, err
 }
 
 // serve reads the stream until it ends; an end we did not ask for starts reconnecting.
@@ -368,6 +394,7 @@ func (e *Engine) opReconnect(context.Context, json.RawMessage) (any, error) {
 }
 
 func (e *Engine) opLogout(ctx context.Context, _ json.RawMessage) (any, error) {
+	e.pushLogout(ctx) // while the session and token still exist (push.go)
 	e.mu.Lock()
 	sess, conn, done := e.sess, e.conn, e.done
 	e.gen++

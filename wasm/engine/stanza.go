@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
-	"github.com/sparkweb/sparkweb/wasm/mam"
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 )
 
@@ -33,7 +33,11 @@ func (e *Engine) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) e
 		if err := d.Decode(&m); err != nil {
 			return e.malformed("message", err)
 		}
-		e.onMessage(m)
+		for _, r := range e.onMessage(m) {
+			if _, err := xmlstream.Copy(t, r); err != nil {
+				return fmt.Errorf("answer message: %w", err)
+			}
+		}
 	case "presence":
 		var p incomingPresence
 		if err := d.Decode(&p); err != nil {
@@ -48,14 +52,22 @@ func (e *Engine) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) e
 		if err := d.Decode(&iq); err != nil {
 			return e.malformed("iq", err)
 		}
-		// A roster push is only genuine from our own account (mellium blanks our bare JID).
-		if iq.Type == stanza.SetIQ && iq.Query != nil && iq.From.Equal(jid.JID{}) {
+		// A roster push is only genuine from our own account: Prosody's from is blanked by
+		// mellium, ejabberd's is our bare JID.
+		if iq.Type == stanza.SetIQ && iq.Query != nil && (iq.From.Equal(jid.JID{}) || e.isOwnBare(iq.From)) {
 			e.onRosterPush(*iq.Query)
 			_, err := xmlstream.Copy(t, iq.Result(nil))
 			return err
 		}
 	}
 	return nil
+}
+
+// isOwnBare reports whether j is the bare JID of the account signed in.
+func (e *Engine) isOwnBare(j jid.JID) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sess != nil && j.Equal(e.sess.LocalAddr().Bare())
 }
 
 // malformed reports a stanza that could not be decoded without ending the session.
@@ -69,21 +81,42 @@ func (e *Engine) malformed(kind string, err error) error {
 
 // incomingMessage is any <message/>: a chat message, a carbon copy of one, or an archive result.
 type incomingMessage struct {
-	mam.Message
-	Received *carbon     `xml:"urn:xmpp:carbons:2 received"`
-	Sent     *carbon     `xml:"urn:xmpp:carbons:2 sent"`
-	Result   *mam.Result `xml:"urn:xmpp:mam:2 result"`
+	ExtMessage
+	Received *carbon        `xml:"urn:xmpp:carbons:2 received"`
+	Sent     *carbon        `xml:"urn:xmpp:carbons:2 sent"`
+	Result   *archiveResult `xml:"urn:xmpp:mam:2 result"`
 }
 
 type carbon struct {
-	Forwarded mam.Forwarded `xml:"urn:xmpp:forward:0 forwarded"`
+	Forwarded forwarded `xml:"urn:xmpp:forward:0 forwarded"`
 }
 
-func (e *Engine) onMessage(m incomingMessage) {
+// archiveResult is mam.Result with the engine's view of the forwarded message.
+type archiveResult struct {
+	QueryID   string    `xml:"queryid,attr"`
+	ID        string    `xml:"id,attr"`
+	Forwarded forwarded `xml:"urn:xmpp:forward:0 forwarded"`
+}
+
+// forwarded is XEP-0297's wrapper, as in mam.Forwarded, around a message with its extensions.
+type forwarded struct {
+	Delay struct {
+		Stamp string `xml:"stamp,attr"`
+	} `xml:"urn:xmpp:delay delay"`
+	Message *ExtMessage `xml:"jabber:client message"`
+}
+
+func (f forwarded) time() time.Time {
+	t, _ := time.Parse(time.RFC3339, f.Delay.Stamp)
+	return t
+}
+
+// onMessage handles a received message and returns the stanzas to send in answer.
+func (e *Engine) onMessage(m incomingMessage) []xml.TokenReader {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.sess == nil {
-		return
+		return nil
 	}
 	me := e.sess.LocalAddr()
 	// Carbons and archive results are only genuine from our own account; mellium blanks our bare
@@ -93,85 +126,34 @@ func (e *Engine) onMessage(m incomingMessage) {
 	case m.Result != nil:
 		q := e.queries[m.Result.QueryID]
 		if !fromSelf || q == nil || m.Result.Forwarded.Message == nil {
-			return
+			return nil
 		}
-		if msg, ok := chatMessage(*m.Result.Forwarded.Message, me, m.Result.ID, m.Result.Forwarded.Time()); ok {
-			q.messages = append(q.messages, msg)
-		}
+		f := m.Result.Forwarded
+		return e.onMessageLocked(newInbound(f.Message, me, m.Result.ID, f.time(), fromArchive), q)
 	case m.Received != nil || m.Sent != nil:
 		c := m.Received
 		if c == nil {
 			c = m.Sent
 		}
 		if !fromSelf || c.Forwarded.Message == nil {
-			return
+			return nil
 		}
-		inner := *c.Forwarded.Message
-		if msg, ok := chatMessage(inner, me, inner.StanzaID(me.Bare().String()), c.Forwarded.Time()); ok {
-			e.fileLocked(msg, true)
-		}
+		inner := c.Forwarded.Message
+		return e.onMessageLocked(newInbound(inner, me, inner.StanzaID(me.Bare().String()), c.Forwarded.time(), fromCarbon), nil)
 	default:
-		if msg, ok := chatMessage(m.Message, me, m.StanzaID(me.Bare().String()), time.Time{}); ok {
-			e.fileLocked(msg, true)
-		}
+		return e.onMessageLocked(newInbound(&m.ExtMessage, me, m.StanzaID(me.Bare().String()), time.Time{}, fromLive), nil)
 	}
-}
-
-// chatMessage turns a received chat message into the protocol's, seen from account me.
-// archiveID is its id in our archive, stamp when it was sent if known.
-func chatMessage(m mam.Message, me jid.JID, archiveID string, stamp time.Time) (protocol.Message, bool) {
-	switch {
-	case m.Body == nil:
-		return protocol.Message{}, false // chat states, receipts etc. arrive with later features
-	case m.Type != stanza.ChatMessage && m.Type != stanza.NormalMessage && m.Type != "":
-		return protocol.Message{}, false // group chat and headlines are not conversations
-	}
-	from, to := m.From, m.To
-	if from.Equal(jid.JID{}) {
-		from = me.Bare()
-	}
-	if to.Equal(jid.JID{}) {
-		to = me
-	}
-	outgoing := from.Bare().Equal(me.Bare())
-	with := from.Bare()
-	if outgoing {
-		with = to.Bare()
-	}
-	id := m.OriginID.ID
-	if id == "" {
-		id = m.ID
-	}
-	if id == "" {
-		id = archiveID
-	}
-	if id == "" {
-		id = randomID()
-	}
-	if stamp.IsZero() && m.Delay.Stamp != "" {
-		stamp, _ = time.Parse(time.RFC3339, m.Delay.Stamp)
-	}
-	if stamp.IsZero() {
-		stamp = time.Now()
-	}
-	msg := protocol.Message{
-		ID: id, From: from.String(), To: to.String(), With: with.String(), Body: *m.Body,
-		Timestamp: timestamp(stamp), Outgoing: outgoing, StanzaID: archiveID,
-	}
-	if outgoing {
-		msg.State = protocol.MessageSent // it came back from the server, so the server has it
-	}
-	return msg, true
 }
 
 // timestamp formats t with a fixed width, so that timestamps sort as strings.
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // fileLocked adds a message to its conversation and tells the tabs, once. A live message moves
-// the archive position; one from a catch-up does not (it may be older than a live one).
+// the archive position, unless a catch-up is pending (that would skip what it has not fetched
+// yet); one from a catch-up does not (catchUp moves it page by page).
 // e.mu must be held.
 func (e *Engine) fileLocked(msg protocol.Message, live bool) {
-	if live && msg.StanzaID != "" && msg.StanzaID != e.st.lastArchived {
+	if live && !e.catchUpPending && msg.StanzaID != "" && msg.StanzaID != e.st.lastArchived {
 		e.st.lastArchived = msg.StanzaID
 		e.persistLocked(keyArchived, msg.StanzaID)
 	}
@@ -186,13 +168,21 @@ type incomingPresence struct {
 	Show     string `xml:"show"`
 	Status   string `xml:"status"`
 	Priority string `xml:"priority"`
+	Idle     *struct {
+		Since string `xml:"since,attr"`
+	} `xml:"urn:xmpp:idle:1 idle"`
 }
+
+const nsIdle = "urn:xmpp:idle:1"
 
 func (e *Engine) onPresence(p incomingPresence) {
 	switch p.Type {
 	case "", stanza.UnavailablePresence:
+	case stanza.SubscribePresence, stanza.SubscribedPresence, stanza.UnsubscribePresence, stanza.UnsubscribedPresence:
+		e.onSubscription(p)
+		return
 	default:
-		return // subscription requests and errors arrive with later features
+		return // probes are the server's business; presence errors have no view yet
 	}
 	from := p.From
 	e.mu.Lock()
@@ -201,7 +191,13 @@ func (e *Engine) onPresence(p incomingPresence) {
 		from = e.sess.LocalAddr().Bare() // mellium blanks our own bare JID
 	}
 	prio, _ := strconv.Atoi(p.Priority)
-	pr := protocol.Presence{JID: from.String(), Bare: from.Bare().String(), Show: showOf(p.Show), Status: p.Status, Priority: prio}
+	pr := protocol.Presence{JID: from.String(), Bare: from.Bare().String(), Show: showOf(p.Show), Status: clip(p.Status, maxStatus), Priority: prio}
+	if p.Idle != nil {
+		// A malformed stamp is dropped: the presence itself is still good.
+		if t, err := time.Parse(time.RFC3339, p.Idle.Since); err == nil {
+			pr.IdleSince = timestamp(t)
+		}
+	}
 	if p.Type == stanza.UnavailablePresence {
 		pr.Show = "unavailable"
 		delete(e.st.presence, pr.JID)
@@ -220,9 +216,11 @@ func showOf(s string) string {
 }
 
 type presenceArgs struct {
-	Show        string `json:"show"`
-	Status      string `json:"status"`
-	Priority    *int   `json:"priority"`
+	Show     string `json:"show"`
+	Status   string `json:"status"`
+	Priority *int   `json:"priority"`
+	// IdleSince (RFC 3339) says the user has been idle since then (XEP-0319); "" means active.
+	IdleSince   string `json:"idleSince"`
 	unavailable bool
 }
 
@@ -238,6 +236,16 @@ func (e *Engine) opPresenceSet(ctx context.Context, raw json.RawMessage) (any, e
 	}
 	if args.Priority != nil && (*args.Priority < -128 || *args.Priority > 127) {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "priority must be between -128 and 127")
+	}
+	if len(args.Status) > maxStatus || !utf8.ValidString(args.Status) {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "status must be valid UTF-8 of at most %d bytes", maxStatus)
+	}
+	if args.IdleSince != "" {
+		t, err := time.Parse(time.RFC3339, args.IdleSince)
+		if err != nil {
+			return nil, protocol.Errorf(protocol.CodeBadRequest, "idleSince must be an RFC 3339 time, not %q", args.IdleSince)
+		}
+		args.IdleSince = t.UTC().Format(time.RFC3339)
 	}
 	sess, err := e.online()
 	if err != nil {
@@ -272,6 +280,12 @@ func (e *Engine) sendPresence(ctx context.Context, sess *xmpp.Session, a presenc
 	}
 	if a.Priority != nil {
 		payload = append(payload, textElement("priority", strconv.Itoa(*a.Priority)))
+	}
+	if a.IdleSince != "" && !a.unavailable {
+		payload = append(payload, xmlstream.Wrap(nil, xml.StartElement{
+			Name: xml.Name{Space: nsIdle, Local: "idle"},
+			Attr: []xml.Attr{{Name: xml.Name{Local: "since"}, Value: a.IdleSince}},
+		}))
 	}
 	return sess.Send(ctx, p.Wrap(xmlstream.MultiReader(payload...)))
 }

@@ -14,12 +14,13 @@ const maxConversation = 200
 // state is everything the engine knows; guarded by Engine.mu.
 type state struct {
 	session       protocol.Session
-	roster        map[string]protocol.RosterItem // by bare JID
-	rosterVer     string                         // version of roster (RFC 6121), "" if unknown
-	presence      map[string]protocol.Presence   // by full JID
-	conversations map[string][]protocol.Message  // by bare JID of the peer
-	lastArchived  string                         // archive id of the newest message seen
-	seen          seenSet                        // identities of messages filed, beyond the in-memory cap
+	roster        map[string]protocol.RosterItem   // by bare JID
+	rosterVer     string                           // version of roster (RFC 6121), "" if unknown
+	presence      map[string]protocol.Presence     // by full JID
+	conversations map[string][]protocol.Message    // by bare JID of the peer
+	lastArchived  string                           // archive id of the newest message seen
+	seen          seenSet                          // identities of messages filed, beyond the in-memory cap
+	requests      map[string]protocol.Subscription // subscription requests awaiting an answer, by bare JID
 }
 
 // maxSeen bounds the identities remembered for deduplication: far more than a conversation keeps
@@ -66,6 +67,7 @@ func newState() state {
 		roster:        map[string]protocol.RosterItem{},
 		presence:      map[string]protocol.Presence{},
 		conversations: map[string][]protocol.Message{},
+		requests:      map[string]protocol.Subscription{},
 	}
 }
 
@@ -152,5 +154,6 @@ func (s *state) snapshot() protocol.Snapshot {
 		Roster:        s.rosterList(),
 		Presence:      s.presenceList(),
 		Conversations: convs,
+		Requests:      s.requestList(),
 	}
 }

@@ -99,10 +99,13 @@ type RosterItem struct {
 	Groups       []string `json:"groups"`
 }
 
-// Roster is the data of the "roster" event: the whole list when Full, otherwise changes.
+// Roster is the data of the "roster" event: the whole list when Full, otherwise changes. A large
+// roster is sent in chunks: the first has Full, the ones after it add to it, and More says
+// another chunk follows.
 type Roster struct {
 	Items []RosterItem `json:"items"`
 	Full  bool         `json:"full"`
+	More  bool         `json:"more,omitempty"`
 }
 
 // Presence is the availability of one full JID.
@@ -112,6 +115,23 @@ type Presence struct {
 	Show     string `json:"show"`
 	Status   string `json:"status"`
 	Priority int    `json:"priority"`
+	// IdleSince is when the user went idle (XEP-0319), RFC 3339 in UTC, or "" when not idle.
+	IdleSince string `json:"idleSince,omitempty"`
+}
+
+// Subscription is the data of the "subscription" event: a presence subscription stanza from a
+// contact. Type is subscribe (asks to see our presence), subscribed (approved our request),
+// unsubscribe (stopped seeing our presence or withdrew its request) or unsubscribed (denied or
+// revoked our subscription).
+type Subscription struct {
+	JID    string `json:"jid"`
+	Type   string `json:"type"`
+	Status string `json:"status,omitempty"`
+}
+
+// Requests is the data of the "requests" event: every subscription request awaiting an answer.
+type Requests struct {
+	Items []Subscription `json:"items"`
 }
 
 // Message is one chat message, incoming or outgoing.
@@ -126,15 +146,72 @@ type Message struct {
 	// StanzaID is the id of the message in the account's archive (XEP-0359), once known; it is
 	// the cursor for paging back with chat.history.
 	StanzaID string `json:"stanzaId,omitempty"`
-	// State of an outgoing message: "pending" until the server has it, then "sent".
+	// State of an outgoing message: "pending" until the server has it, then "sent", then
+	// "delivered" (XEP-0184) and "read" (XEP-0333); "error" when the server or the peer refused it.
 	State string `json:"state,omitempty"`
+	// Error says why State is "error".
+	Error *Error `json:"error,omitempty"`
+	// CorrectedAt is when the sender last corrected the body (XEP-0308).
+	CorrectedAt string `json:"correctedAt,omitempty"`
+	// Retracted is true once the sender retracted the message (XEP-0424); Body is then empty.
+	Retracted bool `json:"retracted,omitempty"`
+	// Reactions holds each reacting bare JID's current reactions (XEP-0444).
+	Reactions map[string][]string `json:"reactions,omitempty"`
+	// ReplyTo names the message this one answers (XEP-0461).
+	ReplyTo *ReplyTo `json:"replyTo,omitempty"`
+	// Styled is Body split into styled spans (XEP-0393), present only when Body has styling.
+	// It is plain text plus style names: never markup.
+	Styled []Span `json:"styled,omitempty"`
 }
 
-// Outgoing message states.
+// ReplyTo is the message a reply refers to: its id and its author's JID.
+type ReplyTo struct {
+	ID string `json:"id"`
+	To string `json:"to,omitempty"`
+}
+
+// Span is a run of text with the same styles. Kinds holds any of strong, emphasis, strike, code
+// (inline preformatted), pre (preformatted block), quote, and directive (the styling characters
+// themselves, which a view may hide). Quote is the block quote depth.
+type Span struct {
+	Text  string   `json:"text"`
+	Kinds []string `json:"kinds,omitempty"`
+	Quote int      `json:"quote,omitempty"`
+}
+
+// Outgoing message states, in the order they advance; MessageError may replace any of them.
 const (
-	MessagePending = "pending"
-	MessageSent    = "sent"
+	MessagePending   = "pending"
+	MessageSent      = "sent"
+	MessageDelivered = "delivered"
+	MessageRead      = "read"
+	MessageError     = "error"
 )
+
+// Receipt is the data of the "receipt" event: the peer's client received message ID (XEP-0184).
+type Receipt struct {
+	ID   string `json:"id"`
+	From string `json:"from"`
+	With string `json:"with"`
+}
+
+// Displayed is the data of the "displayed" event: a chat marker (XEP-0333) saying the message ID
+// and those before it in the conversation With were shown to the user. Outgoing is true when this
+// account displayed them (in this or another client), false when the peer did.
+type Displayed struct {
+	ID       string `json:"id"`
+	From     string `json:"from"`
+	With     string `json:"with"`
+	Outgoing bool   `json:"outgoing"`
+}
+
+// ChatState is the data of the "chatstate" event (XEP-0085): active, composing, paused,
+// inactive or gone.
+type ChatState struct {
+	From  string `json:"from"`
+	With  string `json:"with"`
+	State string `json:"state"`
+}
 
 // History is the result of chat.history: one page, oldest first.
 type History struct {
@@ -149,4 +226,6 @@ type Snapshot struct {
 	Roster        []RosterItem         `json:"roster"`
 	Presence      []Presence           `json:"presence"`
 	Conversations map[string][]Message `json:"conversations"`
+	// Requests are the subscription requests awaiting an answer.
+	Requests []Subscription `json:"requests"`
 }

@@ -18,6 +18,7 @@ const run = promisify(execFile);
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PROSODY_SH = join(ROOT, 'testenv', 'prosody.sh');
+const EJABBERD_SH = join(ROOT, 'testenv', 'ejabberd.sh');
 const RELAY_BIN = join(ROOT, 'bin', 'sparkweb');
 
 /** Chromium flags that keep a headless run quiet and offline apart from loopback. */
@@ -42,48 +43,60 @@ export async function freePort() {
 
 /**
  * Starts Prosody in a temp dir with users alice and bob (random passwords), mutual friends.
+ * @param {{env?: Object<string,string>, users?: boolean}} [options] extra environment for
+ *   testenv/prosody.sh; users: false for a server that knows no passwords (oauthbearer)
  * @returns {Promise<{dir: string, env: Object<string,string>, domain: string, wsURL: string,
  *   users: {alice: {jid: string, password: string}, bob: {jid: string, password: string}},
  *   log: () => Promise<string>, stop: () => Promise<void>}>}
  */
-export async function startProsody() {
-  const dir = await mkdtemp(join(tmpdir(), 'sparkweb-prosody-'));
+export function startProsody(options = {}) {
+  return startServer(PROSODY_SH, 'PROSODY', 'prosody.log', options);
+}
+
+/** Starts ejabberd the same way (testenv/ejabberd.sh); env has EJABBERD_JWT_SECRET. */
+export function startEjabberd(options = {}) {
+  return startServer(EJABBERD_SH, 'EJABBERD', 'log/ejabberd.log', options);
+}
+
+async function startServer(script, prefix, logFile, { env: extra = {}, users: withUsers = true } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), `sparkweb-${prefix.toLowerCase()}-`));
   let started = false;
   const stop = async () => {
-    if (started) await run(PROSODY_SH, ['stop', dir]).catch(() => {});
+    if (started) await run(script, ['stop', dir]).catch(() => {});
     await rm(dir, { recursive: true, force: true });
   };
   try {
     started = true;
-    const { stdout } = await run(PROSODY_SH, ['start', dir]);
+    const { stdout } = await run(script, ['start', dir], { env: { ...process.env, ...extra } });
     const env = Object.fromEntries(
       stdout
         .split('\n')
         .map((line) => line.split(/=(.*)/s))
         .filter(([k, v]) => k && v !== undefined),
     );
-    const domain = env.PROSODY_DOMAIN;
+    const domain = env[`${prefix}_DOMAIN`];
     const users = {};
     for (const name of ['alice', 'bob']) {
       const password = randomBytes(12).toString('hex');
-      await run(PROSODY_SH, ['adduser', dir, name, password]);
+      if (withUsers) await run(script, ['adduser', dir, name, password]);
       users[name] = { jid: `${name}@${domain}`, password };
     }
-    await run(PROSODY_SH, ['befriend', dir, 'alice', 'bob']);
-    const log = () => readFile(join(dir, 'prosody.log'), 'utf8').catch((err) => `(no log: ${err.message})`);
-    return { dir, env, domain, wsURL: env.PROSODY_WS_URL, users, log, stop };
+    if (withUsers) await run(script, ['befriend', dir, 'alice', 'bob']);
+    const log = () => readFile(join(dir, logFile), 'utf8').catch((err) => `(no log: ${err.message})`);
+    return { dir, env, domain, wsURL: env[`${prefix}_WS_URL`], users, log, stop };
   } catch (err) {
     await stop();
-    throw new Error(`start Prosody: ${err.stderr || err.message}`);
+    throw new Error(`start ${script}: ${err.stderr || err.message}`);
   }
 }
 
 /**
  * Starts bin/sparkweb on a free loopback port and waits until GET /healthz answers 200.
- * @param {{upstream: string, domain?: string}} options
+ * @param {{upstream: string, domain?: string, args?: string[], env?: Object<string,string>}} options
+ *   args: more flags; env: more environment (e.g. SPARKWEB_* secrets)
  * @returns {Promise<{url: string, output: () => string, stop: () => Promise<void>}>}
  */
-export async function startRelay({ upstream, domain = 'localhost' }) {
+export async function startRelay({ upstream, domain = 'localhost', args = [], env = {} }) {
   if (!existsSync(RELAY_BIN)) {
     throw new Error(`${RELAY_BIN} is missing: run \`make\` first (it builds the engine and the relay)`);
   }
@@ -91,8 +104,9 @@ export async function startRelay({ upstream, domain = 'localhost' }) {
   const cwd = await mkdtemp(join(tmpdir(), 'sparkweb-relay-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawn(RELAY_BIN, ['--listen', `127.0.0.1:${port}`, '--upstream', upstream, '--domain', domain], {
+  const proc = spawn(RELAY_BIN, ['--listen', `127.0.0.1:${port}`, '--upstream', upstream, '--domain', domain, ...args], {
     cwd,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

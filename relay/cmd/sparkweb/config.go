@@ -22,6 +22,7 @@ const envPrefix = "SPARKWEB_"
 // config is everything the command line and environment decide.
 type config struct {
 	listen          string
+	internalListen  string
 	tlsCert, tlsKey string
 	server          server.Config
 }
@@ -33,11 +34,20 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		c       config
 		origins string
 		as      assertionFlags
+		pf      pushFlags
+		ua      upstreamAuthFlags
 	)
 	fs := flag.NewFlagSet("sparkweb", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "`address` to serve HTTP on")
-	fs.StringVar(&c.server.Upstream, "upstream", "", "XMPP server's WebSocket `URL` (ws:// or wss://), required")
+	fs.StringVar(&c.server.Upstream, "upstream", "", "XMPP server's WebSocket `URL` (ws:// or wss://) or client port (xmpp://host:5222 with STARTTLS, xmpps://host:5223), required")
+	fs.StringVar(&c.server.UpstreamAuth, "upstream-auth", server.UpstreamAuthPassword, "who authenticates the XMPP stream: password (the browser, by SCRAM), jwt or oauthbearer (the relay)")
+	fs.StringVar(&ua.jwtSecret, "upstream-jwt-secret", "", "jwt mode: HS256 `secret` the XMPP server verifies relay-minted JWTs with (prefer the file or the environment)")
+	fs.StringVar(&ua.jwtSecretFile, "upstream-jwt-secret-file", "", "jwt mode: `file` holding the HS256 secret")
+	fs.StringVar(&c.server.OAuthClientID, "upstream-oauth-client-id", "sparkweb", "oauthbearer mode: client `id` the XMPP server presents when it checks a token (Prosody oauth_client_id)")
+	fs.StringVar(&ua.oauthSecret, "upstream-oauth-client-secret", "", "oauthbearer mode: client `secret` (Prosody oauth_client_secret; prefer the file or the environment)")
+	fs.StringVar(&ua.oauthSecretFile, "upstream-oauth-client-secret-file", "", "oauthbearer mode: `file` holding the client secret")
+	fs.StringVar(&c.internalListen, "internal-listen", "", "oauthbearer mode: loopback `address` (e.g. 127.0.0.1:8081) serving the token check to the XMPP server over HTTPS")
 	fs.StringVar(&c.server.Domain, "domain", "", "XMPP `domain` users log in to, required")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated page `origins` besides the relay's own that may use the bridge")
 	fs.BoolVar(&c.server.ForwardedProtoHTTPS, "forwarded-proto-https", false, "tell the XMPP server the client link is HTTPS (relay behind a TLS proxy)")
@@ -49,6 +59,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.StringVar(&c.server.StorePath, "store", "", "bbolt `file` for signing keys and refresh tokens (empty: in memory, no refresh tokens)")
 	fs.DurationVar(&c.server.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "lifetime of refresh tokens (with --store)")
 	fs.StringVar(&c.server.PublicURL, "public-url", "", "relay's external `URL` for XEP-0156 discovery (default: from each request)")
+	pf.register(fs)
 	fs.StringVar(&as.issuer, "jwt-issuer", "", "jwt-bearer grant: required \"iss\" of site JWTs (enables the grant)")
 	fs.StringVar(&as.audience, "jwt-audience", "sparkweb", "jwt-bearer grant: required \"aud\"")
 	fs.StringVar(&as.secretFile, "jwt-hmac-secret-file", "", "jwt-bearer grant: `file` holding the HS256/384/512 secret (>= 32 bytes)")
@@ -115,6 +126,21 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	} else {
 		c.server.Assertion = a
 	}
+	if err := ua.apply(&c.server); err != nil {
+		errs = append(errs, err)
+	}
+	if c.server.UpstreamAuth == server.UpstreamAuthOAuthBearer {
+		if host, _, err := net.SplitHostPort(c.internalListen); err != nil {
+			errs = append(errs, fmt.Errorf("internal-listen %q: oauthbearer mode needs a loopback host:port, e.g. 127.0.0.1:8081", c.internalListen))
+		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			errs = append(errs, fmt.Errorf("internal-listen %q: must be a loopback address: the token check is for the XMPP server on this machine only", c.internalListen))
+		}
+	} else if c.internalListen != "" {
+		errs = append(errs, errors.New("internal-listen: only used with --upstream-auth oauthbearer"))
+	}
+	if err := pf.apply(&c.server); err != nil {
+		errs = append(errs, err)
+	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("tls-cert and tls-key: give both or neither"))
 	}
@@ -168,4 +194,39 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// upstreamAuthFlags are the secrets of the relay-authenticated upstream modes, given inline
+// or as files.
+type upstreamAuthFlags struct {
+	jwtSecret, jwtSecretFile, oauthSecret, oauthSecretFile string
+}
+
+// apply reads the secrets into c.
+func (u upstreamAuthFlags) apply(c *server.Config) error {
+	jwt, err := secret("upstream-jwt-secret", u.jwtSecret, u.jwtSecretFile)
+	if err != nil {
+		return err
+	}
+	oauth, err := secret("upstream-oauth-client-secret", u.oauthSecret, u.oauthSecretFile)
+	if err != nil {
+		return err
+	}
+	c.UpstreamJWTSecret, c.OAuthClientSecret = []byte(jwt), oauth
+	return nil
+}
+
+// secret returns an inline value or a file's trimmed content; not both.
+func secret(name, inline, file string) (string, error) {
+	if inline != "" && file != "" {
+		return "", fmt.Errorf("%s and %s-file: give one, not both", name, name)
+	}
+	if file == "" {
+		return inline, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s-file: %w", name, err)
+	}
+	return string(bytes.TrimSpace(b)), nil
 }

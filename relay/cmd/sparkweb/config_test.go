@@ -62,7 +62,7 @@ func TestParseConfig(t *testing.T) {
 			},
 		},
 		{name: "nothing given", wantErr: []string{"upstream: required", "domain: required"}},
-		{name: "http upstream", args: []string{"--upstream", "http://x/ws", "--domain", "example.org"}, wantErr: []string{"ws:// or wss://"}},
+		{name: "http upstream", args: []string{"--upstream", "http://x/ws", "--domain", "example.org"}, wantErr: []string{"ws://, wss://, xmpp:// or xmpps://"}},
 		{name: "bad domain", args: []string{"--upstream", "ws://x/ws", "--domain", "a@b"}, wantErr: []string{"not a valid XMPP domain"}},
 		{name: "bad listen", args: append([]string{"--listen", "8080"}, required...), wantErr: []string{"listen \"8080\""}},
 		{name: "bad port", args: append([]string{"--listen", ":99999"}, required...), wantErr: []string{"bad port"}},
@@ -78,6 +78,32 @@ func TestParseConfig(t *testing.T) {
 		{name: "jwt issuer without keys", args: append([]string{"--jwt-issuer", "https://site"}, required...), wantErr: []string{"needs a key"}},
 		{name: "bad client IP header", args: append([]string{"--client-ip-header", "Forwarded"}, required...), wantErr: []string{"client IP header"}},
 		{name: "bad public URL", args: append([]string{"--public-url", "chat.example.org"}, required...), wantErr: []string{"public URL"}},
+		{
+			name: "jwt upstream auth, secret from the environment, TCP upstream",
+			args: []string{"--upstream", "xmpps://xmpp.example.org", "--domain", "example.org", "--upstream-auth", "jwt"},
+			env:  map[string]string{"SPARKWEB_UPSTREAM_JWT_SECRET": "0123456789abcdef0123456789abcdef"},
+			check: func(t *testing.T, c config) {
+				if c.server.UpstreamAuth != "jwt" || string(c.server.UpstreamJWTSecret) != "0123456789abcdef0123456789abcdef" {
+					t.Errorf("got %+v", c.server)
+				}
+			},
+		},
+		{
+			name: "oauthbearer upstream auth",
+			args: append([]string{"--upstream-auth", "oauthbearer", "--internal-listen", "127.0.0.1:8081",
+				"--upstream-oauth-client-secret", "prosody-client-secret"}, required...),
+			check: func(t *testing.T, c config) {
+				if c.internalListen != "127.0.0.1:8081" || c.server.OAuthClientID != "sparkweb" || c.server.OAuthClientSecret != "prosody-client-secret" {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{name: "jwt mode without secret", args: append([]string{"--upstream-auth", "jwt"}, required...), wantErr: []string{"upstream JWT secret: 0 bytes"}},
+		{name: "jwt secret inline and file", args: append([]string{"--upstream-auth", "jwt", "--upstream-jwt-secret", "x", "--upstream-jwt-secret-file", "f"}, required...), wantErr: []string{"give one, not both"}},
+		{name: "unknown upstream auth", args: append([]string{"--upstream-auth", "proxy"}, required...), wantErr: []string{`upstream auth "proxy"`}},
+		{name: "oauthbearer without internal listener", args: append([]string{"--upstream-auth", "oauthbearer", "--upstream-oauth-client-secret", "prosody-client-secret"}, required...), wantErr: []string{"internal-listen"}},
+		{name: "oauthbearer internal listener not loopback", args: append([]string{"--upstream-auth", "oauthbearer", "--internal-listen", "0.0.0.0:8081", "--upstream-oauth-client-secret", "prosody-client-secret"}, required...), wantErr: []string{"must be a loopback address"}},
+		{name: "TCP upstream with a path", args: []string{"--upstream", "xmpp://x/ws", "--domain", "example.org"}, wantErr: []string{"xmpp(s)://host[:port] and nothing else"}},
 		{
 			name: "limits and store",
 			args: append([]string{"--max-conns-per-jid", "3", "--max-conns-per-ip", "-1", "--token-backoff", "2s", "--store", "/tmp/x.db",

@@ -77,7 +77,20 @@ func run(cfg config, log *slog.Logger) error {
 	if cfg.tlsCert != "" {
 		tlsFiles, scheme = &server.TLSFiles{CertFile: cfg.tlsCert, KeyFile: cfg.tlsKey}, "https"
 	}
+	if srv.HasInternal() {
+		iln, err := net.Listen("tcp", cfg.internalListen)
+		if err != nil {
+			return fmt.Errorf("internal listen: %w", err)
+		}
+		log.Info("serving the token check for the XMPP server", "url", "https://"+iln.Addr().String()+server.InternalPath+"{token}")
+		go func() {
+			if err := srv.ServeInternal(ctx, iln); err != nil {
+				log.Error("internal endpoint stopped", "err", err)
+				stop()
+			}
+		}()
+	}
 	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "upstream", cfg.server.Upstream,
-		"domain", cfg.server.Domain, "version", version)
+		"upstream_auth", cfg.server.UpstreamAuth, "domain", cfg.server.Domain, "version", version)
 	return srv.Serve(ctx, ln, tlsFiles)
 }
