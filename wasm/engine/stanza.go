@@ -14,6 +14,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
+	"github.com/sparkweb/sparkweb/wasm/mam"
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 )
 
@@ -91,25 +92,11 @@ type carbon struct {
 	Forwarded forwarded `xml:"urn:xmpp:forward:0 forwarded"`
 }
 
-// archiveResult is mam.Result with the engine's view of the forwarded message.
-type archiveResult struct {
-	QueryID   string    `xml:"queryid,attr"`
-	ID        string    `xml:"id,attr"`
-	Forwarded forwarded `xml:"urn:xmpp:forward:0 forwarded"`
-}
-
-// forwarded is XEP-0297's wrapper, as in mam.Forwarded, around a message with its extensions.
-type forwarded struct {
-	Delay struct {
-		Stamp string `xml:"stamp,attr"`
-	} `xml:"urn:xmpp:delay delay"`
-	Message *ExtMessage `xml:"jabber:client message"`
-}
-
-func (f forwarded) time() time.Time {
-	t, _ := time.Parse(time.RFC3339, f.Delay.Stamp)
-	return t
-}
+// archiveResult and forwarded read archive results and carbons with the message's extensions.
+type (
+	archiveResult = mam.Result[ExtMessage]
+	forwarded     = mam.Forwarded[ExtMessage]
+)
 
 // onMessage handles a received message and returns the stanzas to send in answer.
 func (e *Engine) onMessage(m incomingMessage) []xml.TokenReader {
@@ -129,7 +116,7 @@ func (e *Engine) onMessage(m incomingMessage) []xml.TokenReader {
 			return nil
 		}
 		f := m.Result.Forwarded
-		return e.onMessageLocked(newInbound(f.Message, me, m.Result.ID, f.time(), fromArchive), q)
+		return e.onMessageLocked(newInbound(f.Message, me, m.Result.ID, f.Time(), fromArchive), q)
 	case m.Received != nil || m.Sent != nil:
 		c := m.Received
 		if c == nil {
@@ -139,7 +126,7 @@ func (e *Engine) onMessage(m incomingMessage) []xml.TokenReader {
 			return nil
 		}
 		inner := c.Forwarded.Message
-		return e.onMessageLocked(newInbound(inner, me, inner.StanzaID(me.Bare().String()), c.Forwarded.time(), fromCarbon), nil)
+		return e.onMessageLocked(newInbound(inner, me, inner.StanzaID(me.Bare().String()), c.Forwarded.Time(), fromCarbon), nil)
 	default:
 		return e.onMessageLocked(newInbound(&m.ExtMessage, me, m.StanzaID(me.Bare().String()), time.Time{}, fromLive), nil)
 	}

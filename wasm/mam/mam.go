@@ -89,23 +89,24 @@ type Fin struct {
 	Last     string `xml:"http://jabber.org/protocol/rsm set>last"`
 }
 
-// Result is the <result/> in a message the archive sends for each match.
-type Result struct {
-	QueryID   string    `xml:"queryid,attr"`
-	ID        string    `xml:"id,attr"`
-	Forwarded Forwarded `xml:"urn:xmpp:forward:0 forwarded"`
+// Result is the <result/> in a message the archive sends for each match; M is how the caller
+// reads the forwarded message (Message, or a type embedding it with more extensions).
+type Result[M any] struct {
+	QueryID   string       `xml:"queryid,attr"`
+	ID        string       `xml:"id,attr"`
+	Forwarded Forwarded[M] `xml:"urn:xmpp:forward:0 forwarded"`
 }
 
 // Forwarded is XEP-0297's wrapper: the original message and when it was sent. Carbons use it too.
-type Forwarded struct {
+type Forwarded[M any] struct {
 	Delay struct {
 		Stamp string `xml:"stamp,attr"`
 	} `xml:"urn:xmpp:delay delay"`
-	Message *Message `xml:"jabber:client message"`
+	Message *M `xml:"jabber:client message"`
 }
 
 // Time is when the forwarded message was originally sent, or the zero time.
-func (f Forwarded) Time() time.Time {
+func (f Forwarded[M]) Time() time.Time {
 	t, _ := time.Parse(time.RFC3339, f.Delay.Stamp)
 	return t
 }

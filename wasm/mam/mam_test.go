@@ -42,7 +42,7 @@ func TestQueryXML(t *testing.T) {
 
 func TestResultDecode(t *testing.T) {
 	const in = `<result xmlns="urn:xmpp:mam:2" queryid="q1" id="A7"><forwarded xmlns="urn:xmpp:forward:0"><delay xmlns="urn:xmpp:delay" stamp="2026-11-23T10:00:00Z"/><message xmlns="jabber:client" from="bob@localhost/x" to="alice@localhost" type="chat" id="m1"><body>hi</body><origin-id xmlns="urn:xmpp:sid:0" id="o1"/><stanza-id xmlns="urn:xmpp:sid:0" by="alice@localhost" id="A7"/></message></forwarded></result>`
-	var r mam.Result
+	var r mam.Result[mam.Message]
 	if err := xml.Unmarshal([]byte(in), &r); err != nil {
 		t.Fatal(err)
 	}
