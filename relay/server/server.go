@@ -136,19 +136,21 @@ type Limits struct {
 	DrainTimeout time.Duration
 }
 
-// DefaultLimits are the limits used for zero fields of Limits.
-var DefaultLimits = Limits{
-	MaxConnsPerJID: 10, MaxConnsPerIP: 50, MaxStanzaSize: bridge.ClientReadLimit,
-	PingInterval: bridge.DefaultPingInterval, IdleTimeout: bridge.DefaultIdleTimeout,
-	TokenIPEvery: time.Second, TokenIPBurst: 30,
-	TokenAccountEvery: 3 * time.Second, TokenAccountBurst: 20, TokenBackoff: time.Second, TokenFreeFailures: 3,
-	ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 2 * time.Minute,
-	KeepAliveTimeout: 2 * time.Minute, DrainTimeout: 10 * time.Second,
+// DefaultLimits returns the limits used for zero fields of Limits.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxConnsPerJID: 10, MaxConnsPerIP: 50, MaxStanzaSize: bridge.ClientReadLimit,
+		PingInterval: bridge.DefaultPingInterval, IdleTimeout: bridge.DefaultIdleTimeout,
+		TokenIPEvery: time.Second, TokenIPBurst: 30,
+		TokenAccountEvery: 3 * time.Second, TokenAccountBurst: 20, TokenBackoff: time.Second, TokenFreeFailures: 3,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 2 * time.Minute,
+		KeepAliveTimeout: 2 * time.Minute, DrainTimeout: 10 * time.Second,
+	}
 }
 
 // withDefaults fills l's zero fields from DefaultLimits.
 func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
+	d := DefaultLimits()
 	l.MaxConnsPerJID = cmp.Or(l.MaxConnsPerJID, d.MaxConnsPerJID)
 	l.MaxConnsPerIP = cmp.Or(l.MaxConnsPerIP, d.MaxConnsPerIP)
 	l.MaxStanzaSize = cmp.Or(l.MaxStanzaSize, d.MaxStanzaSize)

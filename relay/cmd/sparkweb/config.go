@@ -68,7 +68,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.StringVar(&as.algs, "jwt-algorithms", "", "jwt-bearer grant: comma-separated allowed algorithms (default: all the keys support)")
 	fs.DurationVar(&as.leeway, "jwt-leeway", 30*time.Second, "jwt-bearer grant: allowed clock skew")
 	fs.StringVar(&as.claim, "jwt-user-claim", "sub", "jwt-bearer grant: `claim` naming the user (localpart or bare JID)")
-	l, d := &c.server.Limits, server.DefaultLimits
+	l, d := &c.server.Limits, server.DefaultLimits()
 	fs.IntVar(&l.MaxConnsPerJID, "max-conns-per-jid", d.MaxConnsPerJID, "concurrent bridges per account (-1: no limit)")
 	fs.IntVar(&l.MaxConnsPerIP, "max-conns-per-ip", d.MaxConnsPerIP, "concurrent bridges per client address (-1: no limit)")
 	fs.Int64Var(&l.MaxStanzaSize, "max-stanza-size", d.MaxStanzaSize, "largest WebSocket message accepted from a client, in `bytes`")
