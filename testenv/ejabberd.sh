@@ -27,7 +27,9 @@ start)
   lib=$(ls -d /usr/lib/x86_64-linux-gnu/ejabberd-* /usr/lib/*/ejabberd-* 2>/dev/null | head -1)
   mkdir -p "$DIR/spool" "$DIR/log" "$DIR/upload"
   secret=${EJABBERD_JWT_SECRET:-test-jwt-secret-0123456789abcdef}
-  cat > "$DIR/env" <<ENV
+  pinned=${EJABBERD_HTTP_PORT:-}
+  for attempt in 1 2 3; do
+    cat > "$DIR/env" <<ENV
 EJABBERD_DOMAIN=localhost
 EJABBERD_C2S_PORT=${EJABBERD_C2S_PORT:-$(free_port)}
 EJABBERD_HTTP_PORT=${EJABBERD_HTTP_PORT:-$(free_port)}
@@ -35,26 +37,33 @@ EJABBERD_COMPONENT_PORT=${EJABBERD_COMPONENT_PORT:-$(free_port)}
 EJABBERD_COMPONENT_SECRET=${EJABBERD_COMPONENT_SECRET:-push-secret}
 EJABBERD_JWT_SECRET=$secret
 ENV
-  load_env
-  echo "EJABBERD_WS_URL=ws://127.0.0.1:$EJABBERD_HTTP_PORT/ws" >> "$DIR/env"
-  k=$(printf %s "$secret" | base64 -w0 | tr '+/' '-_' | tr -d '=')
-  printf '{"kty":"oct","k":"%s"}\n' "$k" > "$DIR/jwt.jwk"
-  sed -e "s|@RUN@|$DIR|g" -e "s|@C2S@|$EJABBERD_C2S_PORT|g" -e "s|@HTTP@|$EJABBERD_HTTP_PORT|g" \
-      -e "s|@COMP@|$EJABBERD_COMPONENT_PORT|g" -e "s|@COMPONENT_SECRET@|$EJABBERD_COMPONENT_SECRET|g" \
-      "$HERE/ejabberd.yml" > "$DIR/ejabberd.yml"
-  (
-    cd "$DIR"
-    export EJABBERD_CONFIG_PATH="$DIR/ejabberd.yml" EJABBERD_LOG_PATH="$DIR/log/ejabberd.log"
-    export ERL_LIBS=$(dirname "$lib") ERL_CRASH_DUMP="$DIR/log/erl_crash.dump" ERL_CRASH_DUMP_BYTES=0
-    export ERL_INETRC=/etc/ejabberd/inetrc HOME="$DIR" ERL_MAX_PORTS=32000 ERL_MAX_ETS_TABLES=1400
-    exec erl +K true +P 250000 +S 2:2 +A 4 -noinput -noshell \
-      -mnesia dir "\"$DIR/spool\"" -s ejabberd > "$DIR/log/stdout.log" 2>&1
-  ) &
-  echo $! > "$DIR/ejabberd.pid"
-  for _ in $(seq 1 600); do
-    if api status '{}' >/dev/null 2>&1; then cat "$DIR/env"; exit 0; fi
-    kill -0 "$(cat "$DIR/ejabberd.pid")" 2>/dev/null || break
-    sleep 0.1
+    load_env
+    echo "EJABBERD_WS_URL=ws://127.0.0.1:$EJABBERD_HTTP_PORT/ws" >> "$DIR/env"
+    k=$(printf %s "$secret" | base64 -w0 | tr '+/' '-_' | tr -d '=')
+    printf '{"kty":"oct","k":"%s"}\n' "$k" > "$DIR/jwt.jwk"
+    sed -e "s|@RUN@|$DIR|g" -e "s|@C2S@|$EJABBERD_C2S_PORT|g" -e "s|@HTTP@|$EJABBERD_HTTP_PORT|g" \
+        -e "s|@COMP@|$EJABBERD_COMPONENT_PORT|g" -e "s|@COMPONENT_SECRET@|$EJABBERD_COMPONENT_SECRET|g" \
+        "$HERE/ejabberd.yml" > "$DIR/ejabberd.yml"
+    (
+      cd "$DIR"
+      export EJABBERD_CONFIG_PATH="$DIR/ejabberd.yml" EJABBERD_LOG_PATH="$DIR/log/ejabberd.log"
+      export ERL_LIBS=$(dirname "$lib") ERL_CRASH_DUMP="$DIR/log/erl_crash.dump" ERL_CRASH_DUMP_BYTES=0
+      export ERL_INETRC=/etc/ejabberd/inetrc HOME="$DIR" ERL_MAX_PORTS=32000 ERL_MAX_ETS_TABLES=1400
+      exec erl +K true +P 250000 +S 2:2 +A 4 -noinput -noshell \
+        -mnesia dir "\"$DIR/spool\"" -s ejabberd > "$DIR/log/stdout.log" 2>&1
+    ) &
+    echo $! > "$DIR/ejabberd.pid"
+    for _ in $(seq 1 600); do
+      if api status '{}' >/dev/null 2>&1; then cat "$DIR/env"; exit 0; fi
+      kill -0 "$(cat "$DIR/ejabberd.pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+    stop_pidfile "$DIR/ejabberd.pid"
+    # A port picked free can be taken before ejabberd binds it (tests start servers in
+    # parallel): pick new ones and try again, unless the caller pinned them.
+    grep -q eaddrinuse "$DIR/log/stdout.log" 2>/dev/null && [ -z "$pinned" ] || break
+    unset EJABBERD_C2S_PORT EJABBERD_HTTP_PORT EJABBERD_COMPONENT_PORT
+    echo "ejabberd start attempt $attempt: a port was taken; retrying" >&2
   done
   echo "ejabberd did not come up; see $DIR/log" >&2
   tail -n 30 "$DIR/log/stdout.log" "$DIR/log/ejabberd.log" >&2 || true
