@@ -119,7 +119,11 @@ type stack struct {
 func startStackB(b *testing.B) stack {
 	b.Helper()
 	p := testenv.StartProsody(b, testenv.ProsodyOptions{})
-	srv, err := server.New(context.Background(), server.Config{Upstream: p.WebSocketURL, Domain: p.Domain, Logger: slog.New(slog.DiscardHandler)})
+	// Benchmarks reconnect hundreds of times in a row: the relay's abuse limits would throttle them.
+	srv, err := server.New(context.Background(), server.Config{
+		Upstream: p.WebSocketURL, Domain: p.Domain, Logger: slog.New(slog.DiscardHandler),
+		Limits: server.Limits{MaxConnsPerJID: -1, MaxConnsPerIP: -1, TokenIPEvery: -1, TokenAccountEvery: -1},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,7 +77,16 @@ func BenchmarkReconnect(b *testing.B) {
 				b.StartTimer()
 				start := time.Now()
 				e.DropConnection()
+				deadline := time.Now().Add(20 * time.Second)
 				for rec.count("session", func(d json.RawMessage) bool { return field(d, "state") == "online" }) == online {
+					if time.Now().After(deadline) {
+						var last []string
+						for _, m := range rec.msgs[max(0, len(rec.msgs)-6):] {
+							b, _ := json.Marshal(m)
+							last = append(last, string(b))
+						}
+						b.Fatalf("not online again within 20 s; last events:\n%s", strings.Join(last, "\n"))
+					}
 					time.Sleep(time.Millisecond)
 				}
 				total += time.Since(start)
