@@ -66,7 +66,7 @@ func TestRender(t *testing.T) {
 		"**Second tab** (SparkWeb leads): 200 ms against 1000 ms", // reading from the figures
 		"SparkWeb trails Converse.js here (2.19× its time)",       // slow-link cold start
 		"120× below the 6000 messages/s",                          // tab→tab against the relay path
-		"not measurable yet (needs issue 4/6/7)",
+		"not measurable yet (needs the virtualised roster element, issue 7)",
 		"%!", // must NOT appear: see below
 	} {
 		has := strings.Contains(doc, want)
