@@ -34,6 +34,8 @@ type Server struct {
 	Domain string
 	// WebSocketURL is its RFC 7395 endpoint.
 	WebSocketURL string
+	// C2SAddr is its plain XMPP client port (RFC 6120), host:port.
+	C2SAddr string
 	// Env holds every KEY=VALUE the start script printed (ports, secrets).
 	Env map[string]string
 
@@ -54,6 +56,7 @@ func StartProsody(t testing.TB, opts ProsodyOptions) *Server {
 	env = append(env, opts.Env...)
 	s := start(t, "prosody.sh", env)
 	s.Domain, s.WebSocketURL = s.Env["PROSODY_DOMAIN"], s.Env["PROSODY_WS_URL"]
+	s.C2SAddr = "127.0.0.1:" + s.Env["PROSODY_C2S_PORT"]
 	return s
 }
 
@@ -63,7 +66,23 @@ func StartEjabberd(t testing.TB) *Server {
 	t.Helper()
 	s := start(t, "ejabberd.sh", nil)
 	s.Domain, s.WebSocketURL = s.Env["EJABBERD_DOMAIN"], s.Env["EJABBERD_WS_URL"]
+	s.C2SAddr = "127.0.0.1:" + s.Env["EJABBERD_C2S_PORT"]
 	return s
+}
+
+// EachServer runs f as a parallel subtest against a fresh Prosody and a fresh ejabberd, for
+// behaviour every supported server must show.
+func EachServer(t *testing.T, f func(t *testing.T, s *Server)) {
+	t.Helper()
+	for name, start := range map[string]func(testing.TB) *Server{
+		"prosody":  func(t testing.TB) *Server { return StartProsody(t, ProsodyOptions{}) },
+		"ejabberd": StartEjabberd,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, start(t))
+		})
+	}
 }
 
 func start(t testing.TB, script string, env []string) *Server {

@@ -196,29 +196,12 @@ func TestPasswordModeNeedsPassword(t *testing.T) {
 // bob get tokens (the password check runs over TCP too), log in through the relay and
 // exchange a message.
 func TestTCPUpstream(t *testing.T) {
-	servers := []struct {
-		name  string
-		start func(t *testing.T) (*testenv.Server, string)
-	}{
-		{"prosody", func(t *testing.T) (*testenv.Server, string) {
-			s := testenv.StartProsody(t, testenv.ProsodyOptions{})
-			return s, s.Env["PROSODY_C2S_PORT"]
-		}},
-		{"ejabberd", func(t *testing.T) (*testenv.Server, string) {
-			s := testenv.StartEjabberd(t)
-			return s, s.Env["EJABBERD_C2S_PORT"]
-		}},
-	}
-	for _, srv := range servers {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			s, port := srv.start(t)
-			s.AddUser(t, "alice", "alice pw")
-			s.AddUser(t, "bob", "bob pw")
-			ts := startRelay(t, Config{Upstream: "xmpp://127.0.0.1:" + port, Domain: s.Domain})
-			exchange(t, ts.URL, s.Domain)
-		})
-	}
+	testenv.EachServer(t, func(t *testing.T, s *testenv.Server) {
+		s.AddUser(t, "alice", "alice pw")
+		s.AddUser(t, "bob", "bob pw")
+		ts := startRelay(t, Config{Upstream: "xmpp://" + s.C2SAddr, Domain: s.Domain})
+		exchange(t, ts.URL, s.Domain)
+	})
 }
 
 // exchange logs alice and bob in through the relay at base and sends a message from alice to

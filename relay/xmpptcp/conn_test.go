@@ -14,59 +14,42 @@ import (
 // TestLoginOverTCP logs in through the translator with the same WebSocket-framed client the
 // relay uses for password checks, against each real server's plain c2s port on loopback.
 func TestLoginOverTCP(t *testing.T) {
-	servers := []struct {
-		name  string
-		start func(t *testing.T) (*testenv.Server, string)
-	}{
-		{"prosody", func(t *testing.T) (*testenv.Server, string) {
-			s := testenv.StartProsody(t, testenv.ProsodyOptions{})
-			return s, s.Env["PROSODY_C2S_PORT"]
-		}},
-		{"ejabberd", func(t *testing.T) (*testenv.Server, string) {
-			s := testenv.StartEjabberd(t)
-			return s, s.Env["EJABBERD_C2S_PORT"]
-		}},
-	}
-	for _, srv := range servers {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			s, port := srv.start(t)
-			s.AddUser(t, "alice", "alice pw")
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			tests := []struct {
-				name     string
-				password string
-				wantErr  bool
-			}{
-				{"right password", "alice pw", false},
-				{"wrong password", "bob pw", true},
+	testenv.EachServer(t, func(t *testing.T, s *testenv.Server) {
+		s.AddUser(t, "alice", "alice pw")
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		tests := []struct {
+			name     string
+			password string
+			wantErr  bool
+		}{
+			{"right password", "alice pw", false},
+			{"wrong password", "bob pw", true},
+		}
+		for _, tc := range tests {
+			c, err := Dial(ctx, "xmpp://"+s.C2SAddr, Options{Domain: s.Domain})
+			if err != nil {
+				t.Fatal(err)
 			}
-			for _, tc := range tests {
-				c, err := Dial(ctx, "xmpp://127.0.0.1:"+port, Options{Domain: s.Domain})
-				if err != nil {
-					t.Fatal(err)
-				}
-				user := jid.MustParse("alice@" + s.Domain + "/tcp")
-				sess, err := xmppws.Login(ctx, NetConn(c), xmppws.LoginConfig{JID: user, Password: tc.password, AllowPlain: true})
-				if tc.wantErr {
-					if err == nil {
-						t.Errorf("%s: logged in", tc.name)
-					}
-					c.Close(1000, "")
-					continue
-				}
-				if err != nil {
-					t.Fatalf("%s: %v", tc.name, err)
-				}
-				if got := sess.LocalAddr(); !got.Equal(user) {
-					t.Errorf("%s: bound %v, want %v", tc.name, got, user)
-				}
-				if err := sess.Close(); err != nil {
-					t.Errorf("close: %v", err)
+			user := jid.MustParse("alice@" + s.Domain + "/tcp")
+			sess, err := xmppws.Login(ctx, NetConn(c), xmppws.LoginConfig{JID: user, Password: tc.password, AllowPlain: true})
+			if tc.wantErr {
+				if err == nil {
+					t.Errorf("%s: logged in", tc.name)
 				}
 				c.Close(1000, "")
+				continue
 			}
-		})
-	}
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if got := sess.LocalAddr(); !got.Equal(user) {
+				t.Errorf("%s: bound %v, want %v", tc.name, got, user)
+			}
+			if err := sess.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+			c.Close(1000, "")
+		}
+	})
 }

@@ -100,8 +100,8 @@ func TestTLS(t *testing.T) {
 	certFile, keyFile, cert, pool := testPKI(t)
 	p := testenv.StartProsody(t, testenv.ProsodyOptions{Env: []string{"PROSODY_TLS_CERT=" + certFile, "PROSODY_TLS_KEY=" + keyFile}})
 	p.AddUser(t, "alice", "alice pw")
-	starttls := "xmpp://127.0.0.1:" + p.Env["PROSODY_C2S_PORT"]
-	direct := "xmpps://" + tlsProxy(t, cert, "127.0.0.1:"+p.Env["PROSODY_C2S_PORT"])
+	starttls := "xmpp://" + p.C2SAddr
+	direct := "xmpps://" + tlsProxy(t, cert, p.C2SAddr)
 	trusted := &tls.Config{RootCAs: pool}
 
 	tests := []struct {

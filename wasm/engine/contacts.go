@@ -54,6 +54,17 @@ func (a rosterArgs) validate() (jid.JID, error) {
 	return j, nil
 }
 
+// apply sets on it what the args give; what they leave out stays as it is.
+func (a rosterArgs) apply(it protocol.RosterItem) protocol.RosterItem {
+	if a.Name != nil {
+		it.Name = *a.Name
+	}
+	if a.Groups != nil {
+		it.Groups = *a.Groups
+	}
+	return it
+}
+
 // contactJID parses a contact's address: a bare JID, never our own server's resources.
 func contactJID(s string) (jid.JID, error) {
 	j, err := jid.Parse(s)
@@ -72,14 +83,7 @@ func (e *Engine) opRosterAdd(ctx context.Context, raw json.RawMessage) (any, err
 	if err != nil {
 		return nil, err
 	}
-	it := protocol.RosterItem{JID: j.String(), Groups: []string{}}
-	if args.Name != nil {
-		it.Name = *args.Name
-	}
-	if args.Groups != nil {
-		it.Groups = *args.Groups
-	}
-	return nil, e.setRosterItem(ctx, it, "add contact")
+	return nil, e.setRosterItem(ctx, args.apply(protocol.RosterItem{JID: j.String(), Groups: []string{}}), "add contact")
 }
 
 // opRosterUpdate renames a contact or sets its groups; what args leave out stays as it is.
@@ -98,13 +102,7 @@ func (e *Engine) opRosterUpdate(ctx context.Context, raw json.RawMessage) (any, 
 	if !ok {
 		return nil, protocol.Errorf(string(stanza.ItemNotFound), "%s is not in the roster", j)
 	}
-	if args.Name != nil {
-		it.Name = *args.Name
-	}
-	if args.Groups != nil {
-		it.Groups = *args.Groups
-	}
-	return nil, e.setRosterItem(ctx, it, "update contact")
+	return nil, e.setRosterItem(ctx, args.apply(it), "update contact")
 }
 
 func (e *Engine) opRosterRemove(ctx context.Context, raw json.RawMessage) (any, error) {

@@ -178,6 +178,13 @@ func do(t *testing.T, e *engine.Engine, op string, args any) json.RawMessage {
 	return b
 }
 
+// pastPending reports whether an outgoing message event says the server has it: "sent" on its
+// acknowledgement, or straight "delivered" when the peer's receipt arrives before the ack.
+func pastPending(d json.RawMessage) bool {
+	st := field(d, "state")
+	return st == "sent" || st == "delivered"
+}
+
 func field(data json.RawMessage, key string) string {
 	var m map[string]any
 	_ = json.Unmarshal(data, &m)
