@@ -116,6 +116,19 @@ func (e *Engine) opRosterList(context.Context, json.RawMessage) (any, error) {
 	return protocol.Roster{Items: e.st.rosterList(), Full: true}, nil
 }
 
+// onRosterPushIQ takes a roster push (RFC 6121 §2.1.6). It is only genuine from our own account.
+func (e *Engine) onRosterPushIQ(_ context.Context, r iqRequest) (xml.TokenReader, error) {
+	if r.Type != stanza.SetIQ || !r.fromSelf(e) {
+		return nil, stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable}
+	}
+	var q rosterQuery
+	if err := r.Decode(&q); err != nil {
+		return nil, stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest}
+	}
+	e.onRosterPush(q)
+	return nil, nil
+}
+
 func (e *Engine) onRosterPush(q rosterQuery) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -23,8 +23,7 @@ const maxBody = 64 << 10
 
 const nsSID = "urn:xmpp:sid:0"
 
-// handle receives every stanza of the session; unanswered IQ get/set get mellium's
-// service-unavailable reply.
+// handle receives every stanza of the session; IQ gets and sets go to iqHandlers.
 func (e *Engine) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 	// t holds the stanza without its start element; put it back so the decoder sees a whole element.
 	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
@@ -46,19 +45,12 @@ func (e *Engine) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) e
 		}
 		e.onPresence(p)
 	case "iq":
-		var iq struct {
-			stanza.IQ
-			Query *rosterQuery `xml:"jabber:iq:roster query"`
-		}
-		if err := d.Decode(&iq); err != nil {
+		iq, err := stanza.NewIQ(*start)
+		if err != nil {
 			return e.malformed("iq", err)
 		}
-		// A roster push is only genuine from our own account: Prosody's from is blanked by
-		// mellium, ejabberd's is our bare JID.
-		if iq.Type == stanza.SetIQ && iq.Query != nil && (iq.From.Equal(jid.JID{}) || e.isOwnBare(iq.From)) {
-			e.onRosterPush(*iq.Query)
-			_, err := xmlstream.Copy(t, iq.Result(nil))
-			return err
+		if iq.Type == stanza.GetIQ || iq.Type == stanza.SetIQ {
+			return e.handleIQ(t, iq, d)
 		}
 	}
 	return nil
