@@ -40,10 +40,13 @@ modules_enabled = {
   "version"; "uptime"; "time"; "ping";
   "mam"; "smacks"; "csi_simple"; "cloud_notify";
   "admin_adhoc"; "admin_shell";
+  "register"; -- password change and account removal in band (XEP-0077); sign-up only if allowed below
   "bosh"; "websocket"; "offline";
 }
 modules_disabled = { "s2s"; "dialback"; "tls" }
 
+-- In-band registration of new accounts (XEP-0077) only with PROSODY_ALLOW_REGISTRATION=1.
+allow_registration = ENV_PROSODY_ALLOW_REGISTRATION == "1"
 default_archive_policy  = true
 archive_expires_after   = "1d"
 smacks_hibernation_time = 60

@@ -11,6 +11,7 @@
 #
 # Env for start: PROSODY_DOMAIN (localhost), PROSODY_PASSWORD_HASH (SHA-1 | SHA-256),
 # PROSODY_PUSH_BODY=1 (XEP-0357 summaries with the message's sender and body),
+# PROSODY_ALLOW_REGISTRATION=1 (in-band registration of new accounts, XEP-0077),
 # PROSODY_HTTP_PORT etc. to pin ports (otherwise free ones are picked).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +37,7 @@ PROSODY_HTTP_PORT=${PROSODY_HTTP_PORT:-$(free_port)}
 PROSODY_COMPONENT_PORT=${PROSODY_COMPONENT_PORT:-$(free_port)}
 PROSODY_COMPONENT_SECRET=${PROSODY_COMPONENT_SECRET:-push-secret}
 PROSODY_PUSH_BODY=${PROSODY_PUSH_BODY:-0}
+PROSODY_ALLOW_REGISTRATION=${PROSODY_ALLOW_REGISTRATION:-0}
 ENV
     load_env
     echo "PROSODY_WS_URL=ws://127.0.0.1:$PROSODY_HTTP_PORT/xmpp-websocket" >> "$DIR/env"

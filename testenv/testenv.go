@@ -21,6 +21,8 @@ type ProsodyOptions struct {
 	// PushBody makes push summaries carry the sender and body of the message instead of
 	// placeholders (push_notification_with_body/sender).
 	PushBody bool
+	// AllowRegistration lets anyone create an account by in-band registration (XEP-0077).
+	AllowRegistration bool
 	// Env adds KEY=VALUE settings for prosody.sh start, e.g. PROSODY_OAUTH_URL and
 	// PROSODY_OAUTH_CLIENT_SECRET, which switch authentication to mod_auth_oauthbearer.
 	Env []string
@@ -52,6 +54,9 @@ func StartProsody(t testing.TB, opts ProsodyOptions) *Server {
 	}
 	if opts.PushBody {
 		env = append(env, "PROSODY_PUSH_BODY=1")
+	}
+	if opts.AllowRegistration {
+		env = append(env, "PROSODY_ALLOW_REGISTRATION=1")
 	}
 	env = append(env, opts.Env...)
 	s := start(t, "prosody.sh", env)

@@ -26,6 +26,7 @@ import (
 	"github.com/sparkweb/sparkweb/relay/bridge"
 	"github.com/sparkweb/sparkweb/relay/limit"
 	"github.com/sparkweb/sparkweb/relay/push"
+	"github.com/sparkweb/sparkweb/relay/register"
 	"github.com/sparkweb/sparkweb/relay/store"
 	"github.com/sparkweb/sparkweb/relay/upstream"
 	"github.com/sparkweb/sparkweb/relay/web"
@@ -91,6 +92,9 @@ type Config struct {
 	// UpstreamCAFile is a PEM file of CA certificates that verify a wss:// upstream instead of
 	// the system roots (an internal CA).
 	UpstreamCAFile string
+	// AllowRegister serves POST /api/register, which creates accounts upstream by in-band
+	// registration (XEP-0077); off, it answers not-allowed. The XMPP server must allow it too.
+	AllowRegister bool
 	// Assets are served at "/"; nothing is if nil.
 	Assets fs.FS
 	// Logger receives the relay's logs; slog.Default() if nil.
@@ -381,6 +385,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		mux.Handle("/api/token/revoke", &auth.RevokeHandler{Refresh: st, Logger: log.With("component", "token")})
 	}
 	mux.Handle("/api/token", th)
+	rh := &register.Handler{
+		Domain:     domain,
+		PerIP:      limit.NewRate(limit.RateConfig{Every: off(lim.TokenIPEvery), Burst: lim.TokenIPBurst}),
+		PerAccount: limit.NewRate(limit.RateConfig{Every: off(lim.TokenAccountEvery), Burst: lim.TokenAccountBurst}),
+		ClientIP:   clientIP,
+		Logger:     log.With("component", "register"),
+	}
+	if cfg.AllowRegister {
+		up := &upstream.Checker{URL: cfg.Upstream, ForwardedProtoHTTPS: cfg.ForwardedProtoHTTPS, TLSConfig: tlsConfig}
+		rh.Dial = up.Dial
+	}
+	mux.Handle("/api/register", rh)
 	mux.Handle("/ws", ws)
 	var pushSvc *push.Service
 	if cfg.Push != nil {

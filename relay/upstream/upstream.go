@@ -75,6 +75,16 @@ func (c *Checker) CheckPassword(ctx context.Context, user jid.JID, password stri
 	return nil
 }
 
+// Dial connects to the server for domain and returns an unauthenticated stream in RFC 7395
+// framing (one element per Write and Read), e.g. for in-band registration. Close it when done.
+func (c *Checker) Dial(ctx context.Context, domain string) (net.Conn, error) {
+	conn, err := c.dial(ctx, domain)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: dial %s: %w", c.URL, err)
+	}
+	return conn, nil
+}
+
 // dial connects to the server and returns a stream in RFC 7395 framing.
 func (c *Checker) dial(ctx context.Context, domain string) (net.Conn, error) {
 	if strings.HasPrefix(c.URL, "xmpp://") || strings.HasPrefix(c.URL, "xmpps://") {

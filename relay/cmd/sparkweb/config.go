@@ -59,6 +59,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.StringVar(&c.server.StorePath, "store", "", "bbolt `file` for signing keys and refresh tokens (empty: in memory, no refresh tokens)")
 	fs.DurationVar(&c.server.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "lifetime of refresh tokens (with --store)")
 	fs.StringVar(&c.server.PublicURL, "public-url", "", "relay's external `URL` for XEP-0156 discovery (default: from each request)")
+	fs.BoolVar(&c.server.AllowRegister, "allow-register", false, "serve POST /api/register: create accounts on the XMPP server by in-band registration (XEP-0077), if the server allows it")
 	pf.register(fs)
 	fs.StringVar(&as.issuer, "jwt-issuer", "", "jwt-bearer grant: required \"iss\" of site JWTs (enables the grant)")
 	fs.StringVar(&as.audience, "jwt-audience", "sparkweb", "jwt-bearer grant: required \"aud\"")
