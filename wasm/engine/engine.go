@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"mellium.im/xmpp"
 
+	"github.com/sparkweb/sparkweb/wasm/dataform"
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 	"github.com/sparkweb/sparkweb/wasm/sm"
 	"github.com/sparkweb/sparkweb/wasm/storage"
@@ -35,6 +37,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+	// KeepaliveInterval is how long the stream may stay silent before the engine pings the
+	// server (XEP-0199); zero means 60 s, negative turns the keepalive off.
+	KeepaliveInterval time.Duration
+	// KeepaliveTimeout is how long a keepalive ping may go unanswered before the connection is
+	// taken for dead and the engine reconnects; zero means 30 s.
+	KeepaliveTimeout time.Duration
 }
 
 // Engine holds the one XMPP session and all client state.
@@ -68,6 +76,12 @@ type Engine struct {
 	outboxSent  map[string]bool
 	pendingAcks map[string]outboxEntry
 	sm          *sm.State // stream management of the current stream, kept across resumptions
+	// svc holds discovery, caps, keepalive, CSI and upload state (disco.go).
+	svc services
+	// prof holds profile, avatar and blocking state outside client state (profile.go).
+	prof profileState
+	// cmdForms holds the current stage form of ad-hoc command sessions (commands.go).
+	cmdForms map[string]*dataform.Form
 }
 
 // New returns an offline engine.
@@ -157,6 +171,45 @@ func (e *Engine) ops() map[string]opFunc {
 		"chat.react":     e.opReact,
 		"chat.displayed": e.opDisplayed,
 		"chat.state":     e.opChatState,
+		// Discovery and session (disco.go, caps.go, csi.go, upload.go).
+		"disco.info":     e.opDiscoInfo,
+		"disco.items":    e.opDiscoItems,
+		"disco.features": e.opDiscoFeatures,
+		"session.active": e.opSessionActive,
+		"upload.slot":    e.opUploadSlot,
+		// Group chat (muc.go) and bookmarks (bookmarks.go).
+		"muc.rooms":        e.opMUCRooms,
+		"muc.join":         e.opMUCJoin,
+		"muc.leave":        e.opMUCLeave,
+		"muc.nick":         e.opMUCNick,
+		"muc.subject":      e.opMUCSubject,
+		"muc.invite":       e.opMUCInvite,
+		"muc.role":         e.opMUCRole,
+		"muc.affiliation":  e.opMUCAffiliation,
+		"muc.occupants":    e.opMUCOccupants,
+		"muc.create":       e.opMUCCreate,
+		"muc.config.get":   e.opMUCConfigGet,
+		"muc.config.set":   e.opMUCConfigSet,
+		"bookmarks.list":   e.opBookmarksList,
+		"bookmarks.set":    e.opBookmarksSet,
+		"bookmarks.remove": e.opBookmarksRemove,
+		// Services (commands.go, search.go, account.go).
+		"commands.list":        e.opCommandsList,
+		"commands.execute":     e.opCommandsExecute,
+		"search.form":          e.opSearchForm,
+		"search.query":         e.opSearchQuery,
+		"account.registerForm": e.opRegisterForm,
+		"account.register":     e.opRegister,
+		"account.password":     e.opPassword,
+		"account.delete":       e.opDelete,
+		// Profile, avatars, blocking (profile.go, avatar.go, blocking.go).
+		"profile.get":  e.opProfileGet,
+		"profile.set":  e.opProfileSet,
+		"avatar.get":   e.opAvatarGet,
+		"avatar.set":   e.opAvatarSet,
+		"block.list":   e.opBlockList,
+		"block.add":    e.opBlockAdd,
+		"block.remove": e.opBlockRemove,
 	}
 }
 

@@ -23,6 +23,7 @@ const (
 // archiveQuery collects the results of one MAM query; the stanza handler fills it.
 type archiveQuery struct {
 	messages []protocol.Message
+	from     string // the room whose archive answers, "" for our account's
 }
 
 func (e *Engine) opHistory(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -54,7 +55,11 @@ func (e *Engine) opHistory(ctx context.Context, raw json.RawMessage) (any, error
 	var msgs []protocol.Message
 	before, complete := args.Before, false
 	for round := 0; round < 10 && len(msgs) < args.Limit && !complete; round++ {
-		page, fin, err := e.queryArchive(ctx, sess, mam.Query{With: with.Bare().String(), Before: before, Latest: before == "", Max: args.Limit})
+		q := mam.Query{With: with.Bare().String(), Before: before, Latest: before == "", Max: args.Limit}
+		if room := e.roomArchive(q.With); room != "" {
+			q.To, q.With = room, "" // a room's history is in the room's archive (muc.go)
+		}
+		page, fin, err := e.queryArchive(ctx, sess, q)
 		if err != nil {
 			return nil, err
 		}
@@ -71,7 +76,7 @@ func (e *Engine) opHistory(ctx context.Context, raw json.RawMessage) (any, error
 // queryArchive runs one MAM query and returns its messages, oldest first.
 func (e *Engine) queryArchive(ctx context.Context, sess *xmpp.Session, q mam.Query) ([]protocol.Message, mam.Fin, error) {
 	q.ID = randomID()
-	col := &archiveQuery{}
+	col := &archiveQuery{from: q.To}
 	e.mu.Lock()
 	e.queries[q.ID] = col
 	e.mu.Unlock()

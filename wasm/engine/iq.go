@@ -10,6 +10,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
+	"github.com/sparkweb/sparkweb/wasm/disco"
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 )
 
@@ -62,7 +63,11 @@ type iqHandlerFunc func(ctx context.Context, r iqRequest) (xml.TokenReader, erro
 // the way ops maps requests from tabs. An IQ with no handler gets service-unavailable.
 func (e *Engine) iqHandlers() map[xml.Name]iqHandlerFunc {
 	return map[xml.Name]iqHandlerFunc{
-		{Space: nsRoster, Local: "query"}: e.onRosterPushIQ, // roster.go
+		{Space: nsRoster, Local: "query"}:     e.onRosterPushIQ, // roster.go
+		{Space: disco.NSInfo, Local: "query"}: e.onDiscoInfoIQ,  // disco.go
+		{Space: nsPing, Local: "ping"}:        e.onPingIQ,       // ping.go
+		{Space: nsBlocking, Local: "block"}:   e.onBlockPushIQ,  // blocking.go
+		{Space: nsBlocking, Local: "unblock"}: e.onBlockPushIQ,  // blocking.go
 	}
 }
 

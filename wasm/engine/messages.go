@@ -15,6 +15,7 @@ import (
 	"mellium.im/xmpp/stanza"
 
 	"github.com/sparkweb/sparkweb/wasm/mam"
+	"github.com/sparkweb/sparkweb/wasm/muc"
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 	"github.com/sparkweb/sparkweb/wasm/styled"
 )
@@ -89,7 +90,11 @@ type ExtMessage struct {
 			End   string `xml:"end,attr"`
 		} `xml:"body"`
 	} `xml:"urn:xmpp:fallback:0 fallback"`
-	Unstyled *struct{} `xml:"urn:xmpp:styling:0 unstyled"`
+	Unstyled *struct{}    `xml:"urn:xmpp:styling:0 unstyled"`
+	OOB      *incomingOOB `xml:"jabber:x:oob x"` // a shared file's URL (upload.go)
+	// Room subject changes and mentions (muc.go).
+	Subject    *string         `xml:"subject"`
+	References []muc.Reference `xml:"urn:xmpp:reference:0 reference"`
 }
 
 func (m *ExtMessage) chatState() string {
@@ -210,6 +215,7 @@ func (in inbound) message() protocol.Message {
 	if in.Unstyled == nil {
 		msg.Styled = styled.Parse(msg.Body)
 	}
+	msg.OOB = in.OOB.oob() // upload.go
 	return msg
 }
 
@@ -246,8 +252,11 @@ func (e *Engine) onMessageLocked(in inbound, q *archiveQuery) []xml.TokenReader 
 		e.onErrorReplyLocked(in)
 		return nil
 	case stanza.ChatMessage, stanza.NormalMessage, "":
+	case stanza.GroupChatMessage:
+		e.onGroupChatLocked(in, q) // muc.go
+		return nil
 	default:
-		return nil // group chat and headlines are not conversations
+		return nil // headlines are not conversations
 	}
 	var replies []xml.TokenReader
 	if in.src == fromLive && !in.outgoing && in.ReceiptRequest != nil && in.ID != "" && in.Body != nil && e.mayReceiptLocked(in.sender) {
@@ -485,6 +494,13 @@ func outgoingStanza(m protocol.Message, act *outAction) (xml.TokenReader, error)
 	msg := stanza.Message{XMLName: xml.Name{Space: stanza.NSClient, Local: "message"}, ID: m.ID, To: to, Type: stanza.ChatMessage}
 	var payload []xml.TokenReader
 	switch {
+	case act == nil && m.Type == "groupchat":
+		// To a room (muc.go): the room's echo is the receipt.
+		msg.Type = stanza.GroupChatMessage
+		payload = append(payload, textElement("body", m.Body))
+		if m.ReplyTo != nil {
+			payload = append(payload, emptyElement(nsReply, "reply", "id", m.ReplyTo.ID))
+		}
 	case act == nil:
 		payload = append(payload, textElement("body", m.Body), emptyElement(nsReceipts, "request"), emptyElement(nsMarkers, "markable"))
 		if m.ReplyTo != nil {
@@ -511,6 +527,9 @@ func outgoingStanza(m protocol.Message, act *outAction) (xml.TokenReader, error)
 		payload = append(payload, emptyElement(nsMarkers, "displayed", "id", act.Ref))
 	default:
 		return nil, fmt.Errorf("outgoing message %s: unknown action %q", m.ID, act.Kind)
+	}
+	if act == nil && m.OOB != nil {
+		payload = append(payload, oobElement(m.OOB)) // upload.go
 	}
 	payload = append(payload, emptyElement(nsSID, "origin-id", "id", m.ID))
 	return msg.Wrap(xmlstream.MultiReader(payload...)), nil

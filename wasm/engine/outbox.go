@@ -44,9 +44,13 @@ func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, erro
 		To      string            `json:"to"`
 		Body    string            `json:"body"`
 		ReplyTo *protocol.ReplyTo `json:"replyTo"`
+		OOB     string            `json:"oob"` // URL of a shared file (XEP-0066, upload.go)
 	}
 	if err := protocol.DecodeArgs(raw, &args); err != nil {
 		return nil, err
+	}
+	if args.OOB != "" && !webURL(args.OOB) {
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "oob must be an http(s) URL of at most %d bytes", maxURL)
 	}
 	to, err := jid.Parse(args.To)
 	if err != nil {
@@ -67,6 +71,13 @@ func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, erro
 		ID: randomID(), From: e.acct.JID, To: to.String(), With: to.Bare().String(), Body: args.Body,
 		Timestamp: timestamp(time.Now()), Outgoing: true, State: protocol.MessagePending,
 		ReplyTo: args.ReplyTo, Styled: styled.Parse(args.Body),
+	}
+	if args.OOB != "" {
+		out.OOB = &protocol.OOB{URL: args.OOB}
+	}
+	if nick, ok := e.roomNickLocked(out.With); ok && to.Resourcepart() == "" {
+		// To a room we are in (muc.go): a groupchat message from our nick there.
+		out.Type, out.Nick, out.From = "groupchat", nick, out.With+"/"+nick
 	}
 	ent := outboxEntry{Key: e.outboxKeyLocked(out), Message: out}
 	e.mu.Unlock()
@@ -124,9 +135,13 @@ func (e *Engine) pumpOutbox(sess *xmpp.Session, done <-chan struct{}) {
 			}
 			e.mu.Lock()
 			already := e.outboxSent[oe.Message.ID]
+			joining := oe.Message.Type == "groupchat" && e.roomJoiningLocked(oe.Message.With)
 			e.mu.Unlock()
 			if already {
 				continue // on its way in this stream; stream management resends it if needed
+			}
+			if joining {
+				continue // the room would refuse it before our join completes, which kicks the pump (muc.go)
 			}
 			if err := transmit(ctx, sess, oe); err != nil {
 				e.log.Warn("send from outbox", "id", oe.Message.ID, "err", err)
@@ -233,8 +248,9 @@ func (e *Engine) delivered(ctx context.Context, oe outboxEntry) {
 	conv := e.st.conversations[m.With]
 	for i := len(conv) - 1; i >= 0; i-- {
 		if conv[i].ID == m.ID && conv[i].Outgoing {
-			// A receipt or marker may have beaten the ack: never step back.
-			if oe.Action == nil && conv[i].State == protocol.MessagePending {
+			// A receipt or marker may have beaten the ack: never step back. A room message is
+			// sent when the room echoes it (muc.go): the room may still refuse it.
+			if oe.Action == nil && conv[i].Type != "groupchat" && conv[i].State == protocol.MessagePending {
 				conv[i].State = protocol.MessageSent
 				e.emitLocked("message", conv[i])
 				e.persistConversationLocked(m.With)

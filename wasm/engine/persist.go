@@ -160,9 +160,14 @@ func (e *Engine) Restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	applyProfile, err := e.loadProfile(ctx) // avatar hashes and blocklist (profile.go)
+	if err != nil {
+		return err
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	applyProfile()
 	e.acct = &acct
 	for _, it := range roster.Items {
 		e.st.roster[it.JID] = it

@@ -235,6 +235,9 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 		_ = conn.Close()
 		return jid.JID{}, protocol.Errorf(protocol.CodeServerUnreachable, "initial presence: %v", err)
 	}
+	e.mucFreshLogin(sess) // the server forgot our rooms: join them again, and autojoin bookmarks (muc.go)
+	// The blocklist and our own avatar may have changed meanwhile (profile.go).
+	go e.profileFreshLogin(sess)
 
 	return e.goOnline(gen, sess, done)
 }
@@ -254,6 +257,7 @@ func (e *Engine) goOnline(gen int, sess *xmpp.Session, done chan struct{}) (jid.
 	e.mu.Unlock()
 	e.log.Info("online", "jid", bound.String())
 	go e.pumpOutbox(sess, done)
+	go e.sessionUp(sess, done) // keepalive and client state (csi.go)
 	if catchUp {
 		go func() {
 			if err := e.catchUp(context.Background(), sess); err != nil {

@@ -14,7 +14,10 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
+	"github.com/sparkweb/sparkweb/wasm/avatar"
+	"github.com/sparkweb/sparkweb/wasm/disco"
 	"github.com/sparkweb/sparkweb/wasm/mam"
+	"github.com/sparkweb/sparkweb/wasm/muc"
 	"github.com/sparkweb/sparkweb/wasm/protocol"
 )
 
@@ -27,6 +30,7 @@ const nsSID = "urn:xmpp:sid:0"
 func (e *Engine) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 	// t holds the stanza without its start element; put it back so the decoder sees a whole element.
 	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
+	e.noteReceived() // the link is alive (ping.go)
 	switch start.Name.Local {
 	case "message":
 		var m incomingMessage
@@ -78,6 +82,43 @@ type incomingMessage struct {
 	Received *carbon        `xml:"urn:xmpp:carbons:2 received"`
 	Sent     *carbon        `xml:"urn:xmpp:carbons:2 sent"`
 	Result   *archiveResult `xml:"urn:xmpp:mam:2 result"`
+	// Room invitations (muc.go).
+	MUCUser    *muc.UserX        `xml:"http://jabber.org/protocol/muc#user x"`
+	Conference *muc.DirectInvite `xml:"jabber:x:conference x"`
+	PEP        *pepEvent         `xml:"http://jabber.org/protocol/pubsub#event event"`
+}
+
+// pepEvent is a PubSub notification (XEP-0060, PEP XEP-0163): one node's new items,
+// retractions or purge. Every node shares this one field (a second field for the same element
+// would make every message undecodable): handlers dispatch on Node and decode item payloads.
+type pepEvent struct {
+	Items *struct {
+		Node    string    `xml:"node,attr"`
+		Items   []pepItem `xml:"item"`
+		Retract []struct {
+			ID string `xml:"id,attr"`
+		} `xml:"retract"`
+	} `xml:"items"`
+	Purge *struct {
+		Node string `xml:"node,attr"`
+	} `xml:"purge"`
+}
+
+// pepItem is a published item; Payload is its content, still encoded.
+type pepItem struct {
+	ID      string `xml:"id,attr"`
+	Payload []byte `xml:",innerxml"`
+}
+
+// Node is the node the event is about.
+func (ev *pepEvent) Node() string {
+	switch {
+	case ev.Items != nil:
+		return ev.Items.Node
+	case ev.Purge != nil:
+		return ev.Purge.Node
+	}
+	return ""
 }
 
 type carbon struct {
@@ -104,7 +145,8 @@ func (e *Engine) onMessage(m incomingMessage) []xml.TokenReader {
 	switch {
 	case m.Result != nil:
 		q := e.queries[m.Result.QueryID]
-		if !fromSelf || q == nil || m.Result.Forwarded.Message == nil {
+		// A room's archive answers from the room (muc.go).
+		if q == nil || !(fromSelf || (q.from != "" && m.From.Bare().String() == q.from)) || m.Result.Forwarded.Message == nil {
 			return nil
 		}
 		f := m.Result.Forwarded
@@ -119,6 +161,16 @@ func (e *Engine) onMessage(m incomingMessage) []xml.TokenReader {
 		}
 		inner := c.Forwarded.Message
 		return e.onMessageLocked(newInbound(inner, me, inner.StanzaID(me.Bare().String()), c.Forwarded.Time(), fromCarbon), nil)
+	case m.PEP != nil && m.PEP.Node() == avatar.NSMetadata:
+		e.onAvatarEventLocked(m.From, m.PEP) // avatar.go
+		return nil
+	case m.PEP != nil && fromSelf && m.PEP.Node() == muc.NSBookmarks:
+		e.onBookmarksEventLocked(m.PEP) // bookmarks.go
+		return nil
+	case m.Type == stanza.ErrorMessage && e.onRoomMessageErrorLocked(m.From, m.ID, m.Err, "room "+m.From.Bare().String()):
+		return nil // answered an op (muc.go)
+	case e.onInviteLocked(m): // muc.go
+		return nil
 	default:
 		return e.onMessageLocked(newInbound(&m.ExtMessage, me, m.StanzaID(me.Bare().String()), time.Time{}, fromLive), nil)
 	}
@@ -150,11 +202,19 @@ type incomingPresence struct {
 	Idle     *struct {
 		Since string `xml:"since,attr"`
 	} `xml:"urn:xmpp:idle:1 idle"`
+	MUC  *muc.UserX    `xml:"http://jabber.org/protocol/muc#user x"` // occupant presence (muc.go)
+	Err  *stanza.Error `xml:"jabber:client error"`
+	Caps *disco.Caps   `xml:"http://jabber.org/protocol/caps c"` // entity capabilities (caps.go)
+	// Avatar is the XEP-0153 avatar hash (avatar.go).
+	Avatar *avatar.UpdateElement `xml:"vcard-temp:x:update x"`
 }
 
 const nsIdle = "urn:xmpp:idle:1"
 
 func (e *Engine) onPresence(p incomingPresence) {
+	if e.onRoomPresence(p) { // muc.go
+		return
+	}
 	switch p.Type {
 	case "", stanza.UnavailablePresence:
 	case stanza.SubscribePresence, stanza.SubscribedPresence, stanza.UnsubscribePresence, stanza.UnsubscribedPresence:
@@ -171,6 +231,10 @@ func (e *Engine) onPresence(p incomingPresence) {
 	}
 	prio, _ := strconv.Atoi(p.Priority)
 	pr := protocol.Presence{JID: from.String(), Bare: from.Bare().String(), Show: showOf(p.Show), Status: clip(p.Status, maxStatus), Priority: prio}
+	if p.Type != stanza.UnavailablePresence {
+		pr.Caps = e.noteCapsLocked(from, p.Caps) // caps.go
+		e.onAvatarHintLocked(pr.Bare, p.Avatar)  // avatar.go
+	}
 	if p.Idle != nil {
 		// A malformed stamp is dropped: the presence itself is still good.
 		if t, err := time.Parse(time.RFC3339, p.Idle.Since); err == nil {
@@ -236,6 +300,7 @@ func (e *Engine) opPresenceSet(ctx context.Context, raw json.RawMessage) (any, e
 	if err := e.sendPresence(ctx, sess, args); err != nil {
 		return nil, protocol.Errorf(protocol.CodeNotConnected, "send presence: %v", err)
 	}
+	e.roomsPresence(ctx, sess, args) // rooms get no broadcast presence: tell them (muc.go)
 	return nil, nil
 }
 
@@ -265,6 +330,10 @@ func (e *Engine) sendPresence(ctx context.Context, sess *xmpp.Session, a presenc
 			Name: xml.Name{Space: nsIdle, Local: "idle"},
 			Attr: []xml.Attr{{Name: xml.Name{Local: "since"}, Value: a.IdleSince}},
 		}))
+	}
+	if !a.unavailable {
+		payload = append(payload, ownCaps().TokenReader()) // caps.go
+		payload = append(payload, e.avatarUpdate(sess)...) // XEP-0153 (avatar.go)
 	}
 	return sess.Send(ctx, p.Wrap(xmlstream.MultiReader(payload...)))
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"maps"
 	"sort"
 	"strings"
 
@@ -21,6 +22,10 @@ type state struct {
 	lastArchived  string                           // archive id of the newest message seen
 	seen          seenSet                          // identities of messages filed, beyond the in-memory cap
 	requests      map[string]protocol.Subscription // subscription requests awaiting an answer, by bare JID
+	rooms         map[string]*room                 // group chats, by bare JID (muc.go)
+	bookmarks     map[string]protocol.Bookmark     // by room JID (bookmarks.go)
+	avatars       map[string]string                // avatar hash by bare JID (avatar.go)
+	blocked       []string                         // the blocklist, sorted (blocking.go)
 }
 
 // maxSeen bounds the identities remembered for deduplication: far more than a conversation keeps
@@ -68,6 +73,9 @@ func newState() state {
 		presence:      map[string]protocol.Presence{},
 		conversations: map[string][]protocol.Message{},
 		requests:      map[string]protocol.Subscription{},
+		rooms:         map[string]*room{},
+		bookmarks:     map[string]protocol.Bookmark{},
+		avatars:       map[string]string{},
 	}
 }
 
@@ -155,5 +163,10 @@ func (s *state) snapshot() protocol.Snapshot {
 		Presence:      s.presenceList(),
 		Conversations: convs,
 		Requests:      s.requestList(),
+		Rooms:         s.roomList(),
+		Occupants:     s.occupantMap(),
+		Bookmarks:     s.bookmarkList(),
+		Avatars:       maps.Clone(s.avatars),
+		Blocked:       append([]string{}, s.blocked...),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"mellium.im/xmlstream"
+	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 )
 
@@ -36,6 +37,8 @@ type Query struct {
 	Latest bool
 	// Max is the page size.
 	Max int
+	// To is the archive asked: "" for our account's, a room's bare JID for a MUC archive.
+	To string
 }
 
 // TokenReader is the <query/> payload of the archive IQ.
@@ -66,7 +69,11 @@ func (q Query) TokenReader() xml.TokenReader {
 
 // IQ wraps the query in the IQ that sends it.
 func (q Query) IQ(id string) xml.TokenReader {
-	return stanza.IQ{XMLName: xml.Name{Space: stanza.NSClient, Local: "iq"}, ID: id, Type: stanza.SetIQ}.Wrap(q.TokenReader())
+	iq := stanza.IQ{XMLName: xml.Name{Space: stanza.NSClient, Local: "iq"}, ID: id, Type: stanza.SetIQ}
+	if q.To != "" {
+		iq.To, _ = jid.Parse(q.To) // a bad To leaves the IQ to our own archive, never elsewhere
+	}
+	return iq.Wrap(q.TokenReader())
 }
 
 func field(name, typ, value string) xml.TokenReader {

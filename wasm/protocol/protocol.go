@@ -117,6 +117,9 @@ type Presence struct {
 	Priority int    `json:"priority"`
 	// IdleSince is when the user went idle (XEP-0319), RFC 3339 in UTC, or "" when not idle.
 	IdleSince string `json:"idleSince,omitempty"`
+	// Caps is the entity capabilities (XEP-0115) verification string the resource announced:
+	// disco.features tells what it supports.
+	Caps string `json:"caps,omitempty"`
 }
 
 // Subscription is the data of the "subscription" event: a presence subscription stanza from a
@@ -162,6 +165,20 @@ type Message struct {
 	// Styled is Body split into styled spans (XEP-0393), present only when Body has styling.
 	// It is plain text plus style names: never markup.
 	Styled []Span `json:"styled,omitempty"`
+	// Type is "groupchat" for a room message (XEP-0045); empty for one-to-one chat.
+	Type string `json:"type,omitempty"`
+	// Nick is the author's nickname in the room, for groupchat messages.
+	Nick string `json:"nick,omitempty"`
+	// Mentioned is true when a room message names our nickname or references us (XEP-0372).
+	Mentioned bool `json:"mentioned,omitempty"`
+	// OOB is a file or link the message points to (XEP-0066), e.g. an HTTP upload.
+	OOB *OOB `json:"oob,omitempty"`
+}
+
+// OOB is an out-of-band link (XEP-0066): the URL of a shared file and its description.
+type OOB struct {
+	URL  string `json:"url"`
+	Desc string `json:"desc,omitempty"`
 }
 
 // ReplyTo is the message a reply refers to: its id and its author's JID.
@@ -228,4 +245,180 @@ type Snapshot struct {
 	Conversations map[string][]Message `json:"conversations"`
 	// Requests are the subscription requests awaiting an answer.
 	Requests []Subscription `json:"requests"`
+	// Rooms are the group chats joined or being joined; Occupants their occupants by room.
+	Rooms     []Room                `json:"rooms"`
+	Occupants map[string][]Occupant `json:"occupants"`
+	// Bookmarks are the account's room bookmarks (XEP-0402).
+	Bookmarks []Bookmark `json:"bookmarks"`
+	// Avatars holds the avatar hash of each bare JID known to have one (ours included).
+	Avatars map[string]string `json:"avatars"`
+	// Blocked are the JIDs on the account's blocklist (XEP-0191).
+	Blocked []string `json:"blocked"`
+}
+
+// Room states.
+const (
+	RoomJoining = "joining"
+	RoomJoined  = "joined"
+	RoomLeft    = "left"
+	RoomError   = "error"
+)
+
+// Room is a group chat (XEP-0045) and our place in it: the data of the "room" event.
+type Room struct {
+	JID         string `json:"jid"`
+	Name        string `json:"name"`
+	Nick        string `json:"nick"`
+	Subject     string `json:"subject"`
+	State       string `json:"state"`
+	Role        string `json:"role"`
+	Affiliation string `json:"affiliation"`
+	// Error says why State is "error" (the join failed) or "left" (kicked, banned, ...).
+	Error *Error `json:"error,omitempty"`
+}
+
+// Occupant is one participant of a room; the data of the "occupant" event.
+type Occupant struct {
+	Room string `json:"room"`
+	Nick string `json:"nick"`
+	// JID is the occupant's real JID, when the room reveals it.
+	JID         string `json:"jid,omitempty"`
+	Role        string `json:"role"`
+	Affiliation string `json:"affiliation"`
+	Show        string `json:"show"`
+	Status      string `json:"status"`
+	// Left is true when the occupant left the room; NewNick is set when it left only to come
+	// back under that nickname.
+	Left    bool   `json:"left,omitempty"`
+	NewNick string `json:"newNick,omitempty"`
+}
+
+// Occupants is the data of the "occupants" event: a room's occupants, chunked like Roster.
+type Occupants struct {
+	Room  string     `json:"room"`
+	Items []Occupant `json:"items"`
+	Full  bool       `json:"full"`
+	More  bool       `json:"more,omitempty"`
+}
+
+// Invite is the data of the "invite" event: an invitation to a room, mediated by the room
+// (XEP-0045) or direct (XEP-0249).
+type Invite struct {
+	Room     string `json:"room"`
+	From     string `json:"from"`
+	Reason   string `json:"reason"`
+	Password string `json:"password,omitempty"`
+	Direct   bool   `json:"direct"`
+}
+
+// Bookmark is a saved room (XEP-0402).
+type Bookmark struct {
+	JID      string `json:"jid"`
+	Name     string `json:"name"`
+	Nick     string `json:"nick"`
+	Autojoin bool   `json:"autojoin"`
+	Password string `json:"password,omitempty"`
+}
+
+// Bookmarks is the data of the "bookmarks" event and the result of bookmarks.list.
+type Bookmarks struct {
+	Items []Bookmark `json:"items"`
+}
+
+// Form is a data form (XEP-0004) as tabs see it: MUC room configuration, ad-hoc command
+// stages, search and registration forms. Type is form, submit, cancel or result.
+type Form struct {
+	Type         string      `json:"type"`
+	Title        string      `json:"title,omitempty"`
+	Instructions string      `json:"instructions,omitempty"`
+	Fields       []FormField `json:"fields"`
+}
+
+// FormField is one field of a Form. Type is a XEP-0004 field type (text-single, list-single,
+// boolean, jid-single, hidden, fixed, ...); Values are its current or default values.
+type FormField struct {
+	Var      string       `json:"var,omitempty"`
+	Type     string       `json:"type"`
+	Label    string       `json:"label,omitempty"`
+	Required bool         `json:"required,omitempty"`
+	Values   []string     `json:"values"`
+	Options  []FormOption `json:"options,omitempty"`
+	Desc     string       `json:"desc,omitempty"`
+}
+
+// FormOption is one choice of a list field.
+type FormOption struct {
+	Label string `json:"label,omitempty"`
+	Value string `json:"value"`
+}
+
+// Profile is a user's vCard as tabs see it (XEP-0292 vCard4 or XEP-0054 vcard-temp, whichever
+// the server offers); "" means absent. Birthday is as the card has it, normally YYYY-MM-DD.
+type Profile struct {
+	JID      string `json:"jid"`
+	FN       string `json:"fn"`
+	Nickname string `json:"nickname"`
+	Email    string `json:"email"`
+	Tel      string `json:"tel"`
+	URL      string `json:"url"`
+	Note     string `json:"note"`
+	Org      string `json:"org"`
+	Title    string `json:"title"`
+	Birthday string `json:"birthday"`
+}
+
+// Avatar is the data of the "avatar" event: the hash (SHA-1, hex) of a user's current avatar,
+// "" when the user has none.
+type Avatar struct {
+	JID  string `json:"jid"`
+	Hash string `json:"hash"`
+}
+
+// AvatarData is the result of avatar.get: the image itself, base64, and its type.
+type AvatarData struct {
+	JID  string `json:"jid,omitempty"`
+	Hash string `json:"hash"`
+	Type string `json:"type"`
+	Data string `json:"data"`
+}
+
+// Blocklist is the data of the "blocklist" event and the result of block.list.
+type Blocklist struct {
+	Items []string `json:"items"`
+}
+
+// DiscoInfo is the result of disco.info (XEP-0030): what an entity is and supports.
+type DiscoInfo struct {
+	Identities []DiscoIdentity `json:"identities"`
+	Features   []string        `json:"features"`
+	Forms      []Form          `json:"forms"`
+}
+
+// DiscoIdentity is one identity of a DiscoInfo.
+type DiscoIdentity struct {
+	Category string `json:"category"`
+	Type     string `json:"type"`
+	Name     string `json:"name,omitempty"`
+	Lang     string `json:"lang,omitempty"`
+}
+
+// DiscoItems is the result of disco.items.
+type DiscoItems struct {
+	Items []DiscoItem `json:"items"`
+}
+
+// DiscoItem is one item of DiscoItems.
+type DiscoItem struct {
+	JID  string `json:"jid"`
+	Node string `json:"node,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// UploadSlot is the result of upload.slot (XEP-0363): PUT the file to Put with Headers, then
+// share Get. MaxSize is the service's limit in bytes, 0 if it has none.
+type UploadSlot struct {
+	Put     string            `json:"put"`
+	Get     string            `json:"get"`
+	Headers map[string]string `json:"headers"`
+	MaxSize int64             `json:"maxSize"`
 }

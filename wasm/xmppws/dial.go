@@ -24,9 +24,14 @@ import (
 // Subprotocol is the WebSocket subprotocol of RFC 7395.
 const Subprotocol = "xmpp"
 
-// MaxElement is the largest element sent or received, in bytes. Servers commonly cap stanzas at
+// MaxElement is the largest element sent, in bytes. Servers commonly cap stanzas at
 // 256 KiB (ejabberd's default max_stanza_size); larger ones would be refused anyway.
 const MaxElement = 256 << 10
+
+// MaxReceived is the largest element accepted from the server, in bytes: more than MaxElement
+// because a server's answers can be large (a roster of 5,000 contacts is about 600 KiB in one
+// IQ result), and the same as the relay's upstream limit, which would refuse anything larger.
+const MaxReceived = 1 << 20
 
 // DialOptions tune Dial. The zero value is fine.
 type DialOptions struct {
@@ -105,7 +110,7 @@ func Dial(ctx context.Context, url string, opts *DialOptions) (*Conn, error) {
 		done: make(chan struct{}),
 	}
 	// After NetConn, which lifts the limit.
-	ws.SetReadLimit(MaxElement)
+	ws.SetReadLimit(MaxReceived)
 	c.rctx, c.rcancel = context.WithCancel(context.Background())
 	return c, nil
 }
