@@ -21,7 +21,7 @@ $(WASM_EXEC): $(GOROOT)/lib/wasm/wasm_exec.js
 
 # The build version names the SharedWorker, the service worker's cache and the leader lock, so a
 # new build replaces the old one in every tab. It sorts in build order (time first).
-ASSETS := $(WASM) $(WASM_EXEC) index.html $(wildcard webcomponents/*.js) $(filter-out $(VERSION_JSON),$(wildcard static/*.js static/*.css static/*.svg static/*.webmanifest))
+ASSETS := $(WASM) $(WASM_EXEC) index.html $(wildcard webcomponents/*.js) $(filter-out $(VERSION_JSON),$(wildcard static/*.js static/*.css static/*.svg static/*.webmanifest)) $(wildcard static/examples/*)
 $(VERSION_JSON): $(ASSETS)
 	printf '{"version":"%s-%s"}\n' "$$(date -u +%Y%m%dT%H%M%SZ)" "$$(cat $^ | sha256sum | cut -c1-12)" > $@
 

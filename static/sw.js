@@ -24,7 +24,6 @@ const ROOT = new URL('../', self.location.href);
 const SHELL = [
   '',
   'index.html',
-  'static/demo.js',
   'static/sparkweb.css',
   'static/manifest.webmanifest',
   'static/icon.svg',
@@ -39,6 +38,13 @@ const SHELL = [
   'webcomponents/sparkweb-roster.js',
   'webcomponents/sparkweb-chat.js',
   'webcomponents/sparkweb-notifications.js',
+  'webcomponents/i18n.js',
+  'webcomponents/sparkweb-app.js',
+  'webcomponents/sparkweb-status.js',
+  'webcomponents/sparkweb-presence.js',
+  'webcomponents/sparkweb-room.js',
+  'webcomponents/sparkweb-rooms.js',
+  'webcomponents/sparkweb-profile.js',
 ].map((path) => new URL(path, ROOT).href);
 
 /** Whether a request is part of the app shell this worker caches. */
@@ -138,7 +144,7 @@ async function remember(key, response) {
 // Chromium subscribes with userVisibleOnly and penalises a push that shows nothing.
 //
 // A click focuses a window of the app and posts it {type: "open-chat", jid}; with no window open
-// it opens <app root>#chat=<jid>. The demo (static/demo.js) handles both.
+// it opens <app root>#chat=<jid>. <sparkweb-app> (webcomponents/sparkweb-app.js) handles both.
 
 /** How long a window may take to say which chats it shows; silence means "none". */
 const ASK_TIMEOUT_MS = 500;

@@ -50,6 +50,12 @@ let replacedBy = null;
 let ownId = 0;
 /** Answers to the worker's own requests, by id. */
 const own = new Map();
+/** Tabs whose page is visible (tab.visible), for client state indication (XEP-0352). */
+const visibleTabs = new Set();
+/** Whether the engine was last told the user is active; an engine starts active. */
+let activeTold = true;
+/** session.active requests, one after the other so the engine hears them in order. */
+let activeChain = Promise.resolve();
 
 globalThis.sparkwebEmit = (tab, json) => {
   let msg;
@@ -150,6 +156,8 @@ function fail(message) {
 /** Called when the tab's Web Lock is granted to us, i.e. the tab has released it by dying. */
 function detach(tab) {
   tabs.delete(tab);
+  visibleTabs.delete(tab);
+  updateActive();
   forward(SELF_TAB, { id: ++ownId, op: 'tab.detach', args: { tab } });
 }
 
@@ -188,7 +196,27 @@ function receive(conn, req) {
     conn.sink.postMessage({ id: req.id, ok: false, error: { code: 'bad-request', message: 'send tab.attach first' } });
     return;
   }
+  if (req.op === 'tab.visible') {
+    // Answered here: the engine only hears when the count of visible tabs crosses zero.
+    if (typeof req.args?.visible !== 'boolean') {
+      conn.sink.postMessage({ id: req.id, ok: false, error: { code: 'bad-request', message: 'tab.visible needs args.visible: true or false' } });
+      return;
+    }
+    if (req.args.visible) visibleTabs.add(conn.tab);
+    else visibleTabs.delete(conn.tab);
+    conn.sink.postMessage({ id: req.id, ok: true, result: null });
+    updateActive();
+    return;
+  }
   forward(conn.tab, req);
+}
+
+/** Tells the engine the user is active while any tab is visible, inactive when none is. */
+function updateActive() {
+  const active = visibleTabs.size > 0;
+  if (active === activeTold) return;
+  activeTold = active;
+  activeChain = activeChain.then(() => ownRequest('session.active', { active }, 5000));
 }
 
 if (SHARED) {

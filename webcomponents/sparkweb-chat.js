@@ -1,13 +1,92 @@
 // <sparkweb-chat with="bob@example.org">: one conversation, with a composer.
 //
-// The log shows the conversation the engine already holds plus every new message of it, sent from
-// any tab. Enter sends, Shift+Enter starts a new line.
+// The log shows the conversation the engine holds plus every new message of it, sent from any tab;
+// scrolling to the top (or "Load earlier messages") pages back through the archive (chat.history)
+// and keeps the scroll position. Each message shows its state (Sending…, sent ✓, delivered ✓✓,
+// read, or the error that stopped it, in words for screen readers too), "edited" after a
+// correction, reactions with counts, the message it replies to, and its body with XEP-0393 styling
+// (from Message.styled) and http/https/xmpp links, all built with DOM APIs from text: nothing from
+// the network is ever parsed as HTML. Images sent as OOB links (XEP-0066) show as <img> when the
+// URL is http(s).
+//
+// Keyboard: Enter sends, Shift+Enter starts a new line, ArrowUp in the empty composer edits the
+// last own message, Escape cancels an edit, a reply or an upload. Each message has buttons to
+// react, reply, and (own messages) edit and delete (retract).
+// Typing sends chat states (composing, paused after 5 s idle, active when cleared); the peer's
+// "is typing…" shows under the header. Incoming messages are announced in a polite live region.
+// When the newest messages are on screen and the tab is visible, the newest incoming one is
+// marked displayed (chat.displayed), which clears its unread count in every tab.
+// Files: the attach button or drag and drop uploads with the façade's upload() (XEP-0363), with a
+// progress bar and cancel, then sends the URL (with OOB); hidden where the façade has no upload.
+//
 // Attributes: `with` (bare JID of the contact).
-// Parts: header, title, presence, log, message, message-in, message-out, message-pending, meta,
-// state, body, composer, label, input, button, hint, error.
-// An outgoing message the server has not acknowledged yet is marked "Sending…" (data-state="pending")
-// until the engine reports it sent.
+// Strings: "chat.*" keys of i18n.js (or the `strings` property).
+// Parts: header, title, presence, typing, scroller, older, log, message, message-in, message-out,
+// message-pending, message-error, message-retracted, meta, state, edited, reply-quote, body, link,
+// image, reactions, reaction, actions, action, picker, error-text, context, progress, composer,
+// label, input, attach, button, hint, error.
+import * as sparkweb from './sparkweb.js';
 import { connect, bareJID, bestPresence, showLabels, themeCSS } from './sparkweb.js';
+import { defineStrings, t, formatTime } from './i18n.js';
+
+defineStrings({
+  'chat.none': 'No conversation',
+  'chat.choose': 'Choose a contact to start chatting.',
+  'chat.unavailable': 'Chat unavailable: {error}',
+  'chat.you': 'You',
+  'chat.label': 'Message to {name}',
+  'chat.labelNone': 'Message',
+  'chat.send': 'Send',
+  'chat.messages': 'Messages with {name}',
+  'chat.older': 'Load earlier messages',
+  'chat.olderLoading': 'Loading earlier messages…',
+  'chat.olderDone': 'This is the start of the conversation.',
+  'chat.olderFailed': 'Could not load earlier messages: {error}',
+  'chat.starting': 'Starting…',
+  'chat.reconnecting': 'Reconnecting… messages are sent once back online.',
+  'chat.reconnectingNone': 'Reconnecting…',
+  'chat.signedOut': 'Sign in to send messages.',
+  'chat.chooseFirst': 'Choose a contact first.',
+  'chat.notSent': 'Not sent: {error}',
+  'chat.state.pending': 'Sending…',
+  'chat.state.sent': 'Sent',
+  'chat.state.delivered': 'Delivered',
+  'chat.state.read': 'Read',
+  'chat.state.error': 'Not delivered: {error}',
+  'chat.edited': 'edited',
+  'chat.retracted': 'This message was deleted.',
+  'chat.typing': '{name} is typing…',
+  'chat.paused': '{name} stopped typing.',
+  'chat.react': 'React',
+  'chat.reply': 'Reply',
+  'chat.edit': 'Edit',
+  'chat.delete': 'Delete',
+  'chat.deleteConfirm': 'Delete this message for everyone?',
+  'chat.reaction': '{reaction} {count}',
+  'chat.reactionLabel': '{reaction}: {count}, {who}',
+  'chat.reactionYou': 'including you',
+  'chat.reactionOthers': 'not you',
+  'chat.replyingTo': 'Replying to {name}: {text}',
+  'chat.replyTo': '{name}: {text}',
+  'chat.replyUnknown': 'a message not loaded here',
+  'chat.editing': 'Editing your message',
+  'chat.cancel': 'Cancel',
+  'chat.announce': '{name}: {text}',
+  'chat.attach': 'Attach a file',
+  'chat.uploading': 'Uploading {name}…',
+  'chat.uploadCancelled': 'Upload cancelled.',
+  'chat.uploadFailed': 'Upload failed: {error}',
+  'chat.drop': 'Drop a file to send it',
+  'chat.image': 'Image',
+  'chat.failed': 'Failed: {error}',
+  ...Object.fromEntries(Object.entries(showLabels).map(([show, text]) => [`chat.show.${show}`, text])),
+});
+
+/** The reactions offered by the picker. */
+export const REACTIONS = Object.freeze(['👍', '❤️', '😂', '😮', '😢', '🎉']);
+/** URL schemes rendered as links; anything else stays text. */
+const LINK_SCHEMES = new Set(['http:', 'https:', 'xmpp:']);
+const PAUSE_AFTER_MS = 5000;
 
 const template = document.createElement('template');
 template.innerHTML = `
@@ -15,67 +94,132 @@ template.innerHTML = `
 ${themeCSS}
 :host {
   display: flex; flex-direction: column; min-height: 16rem; border: 1px solid var(--_border);
-  border-radius: var(--_radius); background: var(--_bg); overflow: hidden;
+  border-radius: var(--_radius); background: var(--_bg); overflow: hidden; position: relative;
 }
-header { display: flex; align-items: center; gap: .5rem; padding: .6rem .8rem; border-bottom: 1px solid var(--_border); }
+:host(.dragging)::after {
+  content: attr(data-drop); position: absolute; inset: 0; display: grid; place-items: center;
+  background: color-mix(in srgb, var(--_accent) 18%, transparent); border: 2px dashed var(--_accent);
+  border-radius: var(--_radius); font-weight: 600; pointer-events: none;
+}
+header { display: flex; flex-wrap: wrap; align-items: center; gap: .1rem .5rem; padding: .6rem .8rem; border-bottom: 1px solid var(--_border); }
 h2 { margin: 0; font-size: 1rem; flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .presence { display: inline-flex; align-items: center; gap: .35rem; font-size: .8rem; color: var(--_muted); }
-ol {
-  flex: 1; overflow-y: auto; margin: 0; padding: .8rem; list-style: none;
-  display: flex; flex-direction: column; gap: .4rem; min-height: 8rem;
-}
-li { max-width: 80%; align-self: flex-start; }
+.typing { flex-basis: 100%; margin: 0; font-size: .8rem; color: var(--_muted); font-style: italic; min-height: 1em; }
+.scroller { flex: 1; overflow-y: auto; min-height: 8rem; padding: .8rem; display: flex; flex-direction: column; overflow-anchor: none; }
+/* One height whether it shows the button or a text, so the messages below do not jump. */
+.older { align-self: center; margin-bottom: .5rem; font-size: .8rem; color: var(--_muted); display: flex; gap: .5rem; align-items: center; min-height: 2.25rem; }
+.older button { font-size: .8rem; }
+ol { margin: 0; padding: 0; list-style: none; display: flex; flex-direction: column; gap: .5rem; margin-top: auto; }
+li.msg { max-width: 85%; align-self: flex-start; position: relative; }
 li.out { align-self: flex-end; text-align: end; }
 .meta { display: block; font-size: .72rem; color: var(--_muted); margin: 0 .3rem .1rem; }
+.state[data-state="read"] .icon { color: var(--_accent); }
+.state[data-state="error"], .error-text { color: var(--_error); }
+.error-text { margin: .15rem .3rem 0; font-size: .8rem; }
 .body {
   display: inline-block; text-align: start; margin: 0; padding: .4rem .65rem; border-radius: var(--_radius);
-  background: var(--_bubble-in); white-space: pre-wrap; overflow-wrap: anywhere;
+  background: var(--_bubble-in); white-space: pre-wrap; overflow-wrap: anywhere; max-width: 100%;
 }
 li.out .body { background: var(--_bubble-out); color: var(--_bubble-out-fg); }
+li.out .body a { color: inherit; }
 li[data-state="pending"] .body { opacity: .7; }
-.state { font-style: italic; }
-.placeholder { color: var(--_muted); align-self: center; max-width: none; }
+li.retracted .body { font-style: italic; opacity: .75; }
+.body blockquote { margin: 0 0 .2rem; padding-inline-start: .6rem; border-inline-start: 3px solid currentColor; opacity: .9; }
+.body pre { margin: .2rem 0; padding: .3rem .45rem; border-radius: 4px; background: rgb(0 0 0 / .12); overflow-x: auto; white-space: pre; }
+.body code { font-family: ui-monospace, monospace; font-size: .92em; background: rgb(0 0 0 / .12); border-radius: 3px; padding: 0 .2em; }
+.body pre code { background: none; padding: 0; }
+.directive { display: none; }
+.body img { display: block; max-width: 100%; max-height: 16rem; margin-top: .3rem; border-radius: 4px; }
+.reply-quote {
+  display: block; text-align: start; margin: 0 0 .15rem; padding: .15rem .5rem; font-size: .8rem; color: var(--_muted);
+  border-inline-start: 3px solid var(--_border); overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+}
+.reactions { display: flex; flex-wrap: wrap; gap: .25rem; margin-top: .2rem; }
+li.out .reactions { justify-content: flex-end; }
+.reactions button, .picker button { padding: .05rem .4rem; border-radius: 999px; border: 1px solid var(--_border); background: var(--_bg); font-size: .85rem; cursor: pointer; }
+.reactions button[aria-pressed="true"] { border-color: var(--_accent); background: var(--_hover); }
+.actions { display: flex; gap: .25rem; margin-top: .15rem; opacity: 0; transition: opacity .1s; }
+li.out .actions { justify-content: flex-end; }
+li.msg:hover .actions, li.msg:focus-within .actions { opacity: 1; }
+.actions button { font-size: .72rem; padding: .05rem .4rem; border: 1px solid var(--_border); border-radius: var(--_radius); background: var(--_bg); color: var(--_muted); cursor: pointer; }
+.picker { display: flex; gap: .2rem; margin-top: .2rem; }
+li.out .picker { justify-content: flex-end; }
+.placeholder { color: var(--_muted); align-self: center; }
+.context, .upload { display: flex; gap: .5rem; align-items: center; padding: .4rem .8rem 0; font-size: .85rem; color: var(--_muted); }
+.context span, .upload span { flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.upload progress { flex: 1; }
 form { display: flex; gap: .5rem; align-items: end; padding: .6rem .8rem; border-top: 1px solid var(--_border); }
 textarea {
   flex: 1; resize: vertical; min-height: 2.4rem; padding: .45rem .6rem; border: 1px solid var(--_border);
   border-radius: var(--_radius); background: var(--_bg);
 }
-button {
+form button, .context button, .upload button, .older button {
   padding: .45rem 1rem; border-radius: var(--_radius); border: 1px solid var(--_accent);
   background: var(--_accent); color: var(--_accent-fg); cursor: pointer;
 }
+.context button, .upload button, .older button, form button.attach { background: var(--_bg); color: var(--_fg); border-color: var(--_border); padding: .3rem .7rem; }
+form button.attach { padding: .45rem .7rem; }
 :disabled { opacity: .6; cursor: not-allowed; }
 .hint, .error { margin: 0; padding: 0 .8rem .6rem; font-size: .85rem; }
 .hint { color: var(--_muted); }
 .error { color: var(--_error); }
-.hint:empty, .error:empty { display: none; }
+.hint:empty, .error:empty, .typing:empty { display: none; }
 </style>
 <header part="header">
   <h2 part="title"></h2>
   <span class="presence" part="presence"><span class="dot" aria-hidden="true"></span><span class="show"></span></span>
+  <p class="typing" part="typing"></p>
 </header>
-<ol part="log" role="log" aria-live="polite"></ol>
+<div class="scroller" part="scroller">
+  <div class="older" part="older" hidden><span class="older-text"></span><button type="button" part="button"></button></div>
+  <ol part="log"></ol>
+</div>
+<div class="visually-hidden announcer" aria-live="polite"></div>
+<div class="context" part="context" hidden><span></span><button type="button"></button></div>
+<div class="upload" part="progress" hidden><span></span><progress max="1" value="0"></progress><button type="button"></button></div>
 <form part="composer">
   <label part="label" class="visually-hidden" for="input"></label>
+  <button type="button" class="attach" part="attach" hidden><span aria-hidden="true">📎</span><span class="visually-hidden"></span></button>
+  <input type="file" hidden>
   <textarea part="input" id="input" rows="2" aria-describedby="hint"></textarea>
-  <button part="button" type="submit">Send</button>
+  <button part="button" class="send" type="submit"></button>
 </form>
 <p class="hint" part="hint" id="hint"></p>
 <p class="error" part="error" role="alert"></p>
 `;
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-
 /** One conversation of the shared SparkWeb session. */
 export class SparkWebChat extends HTMLElement {
   static observedAttributes = ['with'];
 
+  /** Per-element string overrides (see i18n.js). */
+  strings = undefined;
+
   #client = null;
   #off = [];
   #els;
-  /** Ids of the messages in the log, so a message seen twice (event and state) shows once. */
-  #shown = new Set();
+  /** The messages shown, oldest first: the engine's conversation plus older pages. */
+  #list = [];
+  /** Message and its <li> by id. */
+  #byId = new Map();
+  #lis = new Map();
   #sending = false;
+  /** {id} while editing, {id, to, name, text} while replying. */
+  #editing = null;
+  #replying = null;
+  #pickerFor = '';
+  #older = { loading: false, complete: false, error: '' };
+  #upload = null;
+  /** Chat state we last sent, and the timer that sends "paused". */
+  #myState = 'active';
+  #pauseTimer = 0;
+  /** The peer's chat state as last seen (cleared by a message from them). */
+  #peerState = '';
+  #displayedSent = '';
+  #visible = true;
+  #observer = null;
+  #onStrings = () => this.#renderAll();
+  #onVisibility = () => this.#maybeDisplayed();
 
   constructor() {
     super();
@@ -87,23 +231,70 @@ export class SparkWebChat extends HTMLElement {
       presence: $('header .presence'),
       dot: $('header .dot'),
       show: $('header .show'),
+      typing: $('.typing'),
+      scroller: $('.scroller'),
+      older: $('.older'),
+      olderText: $('.older-text'),
+      olderButton: $('.older button'),
       log: $('ol'),
+      announcer: $('.announcer'),
+      context: $('.context'),
+      contextText: $('.context span'),
+      contextCancel: $('.context button'),
+      upload: $('.upload'),
+      uploadText: $('.upload span'),
+      progress: $('.upload progress'),
+      uploadCancel: $('.upload button'),
       form: $('form'),
       label: $('label'),
+      attach: $('.attach'),
+      attachText: $('.attach .visually-hidden'),
+      file: $('input[type="file"]'),
       input: $('textarea'),
-      send: $('form button'),
+      send: $('form button.send'),
       hint: $('.hint'),
       error: $('.error'),
     };
-    this.#els.form.addEventListener('submit', (e) => {
+    const els = this.#els;
+    els.form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.#send();
     });
-    this.#els.input.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-        e.preventDefault();
-        this.#send();
-      }
+    els.input.addEventListener('keydown', (e) => this.#onComposerKey(e));
+    els.input.addEventListener('input', () => this.#typed());
+    els.input.addEventListener('blur', () => {
+      if (this.#myState === 'composing') this.#sendState('paused');
+    });
+    this.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && e.target !== els.input && this.#cancelSomething()) e.preventDefault();
+    });
+    els.scroller.addEventListener('scroll', () => this.#onScroll(), { passive: true });
+    els.olderButton.addEventListener('click', () => this.#loadOlder());
+    els.log.addEventListener('click', (e) => this.#onLogClick(e));
+    els.contextCancel.addEventListener('click', () => this.#cancelContext());
+    els.uploadCancel.addEventListener('click', () => this.#upload?.abort());
+    els.attach.addEventListener('click', () => els.file.click());
+    els.file.addEventListener('change', () => {
+      const file = els.file.files?.[0];
+      els.file.value = '';
+      if (file) this.#uploadFile(file);
+    });
+    this.addEventListener('dragover', (e) => {
+      if (!this.#canUpload() || !e.dataTransfer?.types.includes('Files')) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'copy';
+      this.dataset.drop = this.#s('chat.drop');
+      this.classList.add('dragging');
+    });
+    this.addEventListener('dragleave', (e) => {
+      if (!this.contains(e.relatedTarget) && e.relatedTarget !== this) this.classList.remove('dragging');
+    });
+    this.addEventListener('drop', (e) => {
+      this.classList.remove('dragging');
+      const file = e.dataTransfer?.files?.[0];
+      if (!file || !this.#canUpload()) return;
+      e.preventDefault();
+      this.#uploadFile(file);
     });
   }
 
@@ -119,44 +310,534 @@ export class SparkWebChat extends HTMLElement {
   attributeChangedCallback(name, oldValue, newValue) {
     if (oldValue === newValue) return;
     this.#els.error.textContent = '';
-    this.#renderLog();
-    this.#renderHeader();
+    this.#editing = this.#replying = null;
+    this.#pickerFor = '';
+    this.#peerState = this.#client?.state.chatstates?.[this.with] ?? '';
+    this.#older = { loading: false, complete: false, error: '' };
+    if (this.#myState !== 'active' && oldValue) this.#sendState('active', bareJID(oldValue));
+    this.#myState = 'active';
+    this.#renderAll();
   }
 
   async connectedCallback() {
-    this.#renderHeader();
-    this.#renderLog();
+    document.addEventListener('sparkweb-strings', this.#onStrings);
+    document.addEventListener('visibilitychange', this.#onVisibility);
+    if ('IntersectionObserver' in window) {
+      this.#observer = new IntersectionObserver((entries) => {
+        this.#visible = entries.at(-1).isIntersecting;
+        this.#maybeDisplayed();
+      });
+      this.#observer.observe(this);
+    }
+    this.#renderAll();
     let client;
     try {
       client = await connect();
     } catch (err) {
-      this.#els.error.textContent = `Chat unavailable: ${err.message}`;
+      this.#els.error.textContent = this.#s('chat.unavailable', { error: err.message });
       return;
     }
     if (!this.isConnected) return;
     this.#client = client;
     const header = () => this.#renderHeader();
     this.#off = [
-      client.on('session', header),
+      client.on('session', (s) => {
+        header();
+        if (s.state === 'online') this.#fillView();
+      }),
       client.on('roster', header),
       client.on('presence', header),
       client.on('message', (msg) => {
-        if (msg.with === this.with) this.#append(msg);
+        if (msg.with === this.with) this.#onMessage(msg);
+      }),
+      // Receipts and markers may arrive without the message again: the façade updated its state.
+      client.on('receipt', (d) => d.with === this.with && this.#refreshFromState()),
+      client.on('displayed', (d) => d.with === this.with && !d.outgoing && this.#refreshFromState()),
+      client.on('chatstate', (d) => {
+        if (d.with !== this.with) return;
+        this.#peerState = d.state;
+        this.#renderTyping();
       }),
       // A new engine took over (see sparkweb.js): what it holds replaces what we showed.
-      client.on('snapshot', () => {
-        this.#renderLog();
-        this.#renderHeader();
-      }),
+      client.on('snapshot', () => this.#renderAll()),
     ];
-    this.#renderHeader();
-    this.#renderLog();
+    this.#peerState = client.state.chatstates?.[this.with] ?? '';
+    this.#renderAll();
   }
 
   disconnectedCallback() {
+    document.removeEventListener('sparkweb-strings', this.#onStrings);
+    document.removeEventListener('visibilitychange', this.#onVisibility);
+    this.#observer?.disconnect();
+    this.#observer = null;
     for (const off of this.#off) off();
     this.#off = [];
+    this.#upload?.abort();
+    clearTimeout(this.#pauseTimer);
     this.#client = null;
+  }
+
+  #s(key, vars) {
+    return t(key, vars, this.strings);
+  }
+
+  // ---- messages ----
+
+  /** Rebuilds the whole view from the façade's state (new contact, new engine, new strings). */
+  #renderAll() {
+    this.#list = [];
+    this.#byId.clear();
+    this.#lis.clear();
+    this.#displayedSent = '';
+    for (const msg of this.#client?.state.conversations[this.with] ?? []) this.#remember(msg);
+    this.#renderLog(true);
+    this.#renderHeader();
+    this.#renderContext();
+    this.#renderTyping();
+    this.#fillView();
+  }
+
+  /** Adds or updates a message in #list; returns true when it is new. */
+  #remember(msg) {
+    const key = msg.id || `${msg.from}\n${msg.timestamp}\n${msg.body}`;
+    const old = this.#byId.get(key);
+    if (old) {
+      // Replace, not merge: a field the new version lacks is gone (but the archive id stays known).
+      for (const k of Object.keys(old)) if (k !== 'key' && k !== 'stanzaId') delete old[k];
+      Object.assign(old, msg, { stanzaId: msg.stanzaId ?? old.stanzaId });
+      if (!old.stanzaId) delete old.stanzaId;
+      return false;
+    }
+    const copy = { ...msg, key };
+    this.#byId.set(key, copy);
+    this.#list.push(copy);
+    return true;
+  }
+
+  #refreshFromState() {
+    for (const msg of this.#client?.state.conversations[this.with] ?? []) {
+      const mine = this.#byId.get(msg.id);
+      if (mine && mine.state !== msg.state) this.#onMessage(msg);
+    }
+  }
+
+  #onMessage(msg) {
+    const isNew = this.#remember(msg);
+    const m = this.#byId.get(msg.id || `${msg.from}\n${msg.timestamp}\n${msg.body}`);
+    if (!isNew) {
+      this.#replaceLi(m);
+      // Replies quoting it show its new text.
+      for (const other of this.#list) if (other.replyTo?.id === m.id) this.#replaceLi(other);
+      return;
+    }
+    const { scroller, log } = this.#els;
+    const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 60;
+    const newest = this.#list.at(-2);
+    if (newest && newest.timestamp > m.timestamp) {
+      // Older than what is shown (the archive catching up): put it in its place, keep the view.
+      this.#renderLog(false);
+      return;
+    }
+    log.querySelector('.placeholder')?.remove();
+    log.append(this.#li(m));
+    if (nearBottom || m.outgoing) scroller.scrollTop = scroller.scrollHeight;
+    if (!m.outgoing) {
+      this.#peerState = '';
+      this.#renderTyping();
+      if (!m.retracted) this.#els.announcer.textContent = this.#s('chat.announce', { name: this.#contactName(), text: m.body });
+    }
+    this.#maybeDisplayed();
+  }
+
+  #replaceLi(m) {
+    const old = this.#lis.get(m.key);
+    if (old) old.replaceWith(this.#li(m));
+  }
+
+  /** Renders the list; keeping the distance from the bottom unless toBottom. */
+  #renderLog(toBottom) {
+    const { log, scroller } = this.#els;
+    const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+    this.#renderOlder(); // above the messages: before the scroll position is set again
+    this.#list.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+    if (!this.with) {
+      const li = document.createElement('li');
+      li.className = 'placeholder';
+      li.textContent = this.#s('chat.choose');
+      log.replaceChildren(li);
+    } else {
+      log.replaceChildren(...this.#list.map((m) => this.#lis.get(m.key) ?? this.#li(m)));
+    }
+    log.setAttribute('aria-label', this.#s('chat.messages', { name: this.with ? this.#contactName() : '' }));
+    scroller.scrollTop = toBottom ? scroller.scrollHeight : scroller.scrollHeight - fromBottom;
+  }
+
+  /** Builds the <li> of a message (and remembers it by key). */
+  #li(m) {
+    const li = document.createElement('li');
+    li.className = `msg ${m.outgoing ? 'out' : 'in'}`;
+    li.dataset.id = m.id ?? '';
+    const parts = ['message', m.outgoing ? 'message-out' : 'message-in'];
+    if (m.outgoing && m.state) li.dataset.state = m.state;
+    if (m.outgoing && m.state === 'pending') parts.push('message-pending');
+    if (m.state === 'error') parts.push('message-error');
+    if (m.retracted) {
+      li.classList.add('retracted');
+      parts.push('message-retracted');
+    }
+    li.setAttribute('part', parts.join(' '));
+
+    const meta = el('span', 'meta', '', 'meta');
+    const who = el('span', 'who', m.outgoing ? this.#s('chat.you') : this.#contactName());
+    meta.append(who);
+    const at = formatTime(m.timestamp);
+    if (at) {
+      const time = el('time', '', ` · ${at}`);
+      time.dateTime = m.timestamp;
+      meta.append(time);
+    }
+    if (m.correctedAt && !m.retracted) meta.append(' · ', el('span', 'edited', this.#s('chat.edited'), 'edited'));
+    if (m.outgoing && m.state) meta.append(this.#stateView(m));
+    li.append(meta);
+
+    if (m.replyTo?.id && !m.retracted) {
+      const ref = this.#byId.get(m.replyTo.id);
+      const text = ref
+        ? this.#s('chat.replyTo', { name: ref.outgoing ? this.#s('chat.you') : this.#contactName(), text: snippet(ref) })
+        : this.#s('chat.replyUnknown');
+      const quote = el('span', 'reply-quote', '↪ ' + text, 'reply-quote');
+      if (ref) quote.dataset.ref = ref.key;
+      li.append(quote);
+    }
+
+    const body = el('div', 'body', '', 'body');
+    if (m.retracted) body.textContent = this.#s('chat.retracted');
+    else renderBody(body, m);
+    li.append(body);
+
+    if (m.state === 'error' && m.error) {
+      li.append(el('p', 'error-text', this.#s('chat.state.error', { error: m.error.message || m.error.code }), 'error-text'));
+    }
+    if (!m.retracted) {
+      const reactions = this.#reactionsView(m);
+      if (reactions) li.append(reactions);
+      li.append(this.#actionsView(m));
+      if (this.#pickerFor === m.key) li.append(this.#pickerView(m));
+    }
+    this.#lis.set(m.key, li);
+    return li;
+  }
+
+  /** The delivery state: a symbol for the eye, words for everyone (title and hidden text). */
+  #stateView(m) {
+    const state = el('span', 'state', '', 'state');
+    state.dataset.state = m.state;
+    const words = this.#s(`chat.state.${m.state}`, { error: m.error?.message || m.error?.code || '' });
+    if (m.state === 'pending') {
+      state.textContent = ` · ${words}`;
+      return state;
+    }
+    if (m.state === 'error') return state; // the error text under the body says it
+    const icon = el('span', 'icon', { sent: ' ✓', delivered: ' ✓✓', read: ' ✓✓' }[m.state] ?? '');
+    icon.setAttribute('aria-hidden', 'true');
+    state.title = words;
+    state.append(icon, el('span', 'visually-hidden', ` ${words}`));
+    return state;
+  }
+
+  #reactionsView(m) {
+    const counts = new Map();
+    const me = bareJID(this.#client?.state.session.jid ?? '');
+    for (const [who, list] of Object.entries(m.reactions ?? {})) {
+      for (const r of list ?? []) {
+        const c = counts.get(r) ?? { n: 0, mine: false };
+        c.n++;
+        if (who === me) c.mine = true;
+        counts.set(r, c);
+      }
+    }
+    if (!counts.size) return null;
+    const box = el('div', 'reactions', '', 'reactions');
+    for (const [r, c] of counts) {
+      const b = el('button', '', this.#s('chat.reaction', { reaction: r, count: c.n }), 'reaction');
+      b.type = 'button';
+      b.dataset.action = 'toggle-reaction';
+      b.dataset.reaction = r;
+      b.setAttribute('aria-pressed', String(c.mine));
+      b.setAttribute('aria-label', this.#s('chat.reactionLabel', { reaction: r, count: c.n, who: this.#s(c.mine ? 'chat.reactionYou' : 'chat.reactionOthers') }));
+      box.append(b);
+    }
+    return box;
+  }
+
+  #actionsView(m) {
+    const box = el('div', 'actions', '', 'actions');
+    const add = (action, key) => {
+      const b = el('button', '', this.#s(key), 'action');
+      b.type = 'button';
+      b.dataset.action = action;
+      box.append(b);
+    };
+    add('react', 'chat.react');
+    add('reply', 'chat.reply');
+    if (m.outgoing && m.id) {
+      add('edit', 'chat.edit');
+      add('delete', 'chat.delete');
+    }
+    return box;
+  }
+
+  #pickerView() {
+    const box = el('div', 'picker', '', 'picker');
+    box.setAttribute('role', 'group');
+    box.setAttribute('aria-label', this.#s('chat.react'));
+    for (const r of REACTIONS) {
+      const b = el('button', '', r);
+      b.type = 'button';
+      b.dataset.action = 'toggle-reaction';
+      b.dataset.reaction = r;
+      box.append(b);
+    }
+    return box;
+  }
+
+  async #onLogClick(e) {
+    const button = e.target.closest('button[data-action]');
+    const li = e.target.closest('li.msg');
+    if (!li) return;
+    const m = this.#list.find((x) => this.#lis.get(x.key) === li);
+    if (!m) return;
+    if (!button) {
+      const quote = e.target.closest('.reply-quote[data-ref]');
+      const target = quote && this.#lis.get(quote.dataset.ref);
+      target?.scrollIntoView({ block: 'center' });
+      return;
+    }
+    switch (button.dataset.action) {
+      case 'react':
+        this.#pickerFor = this.#pickerFor === m.key ? '' : m.key;
+        this.#replaceLi(m);
+        this.#lis.get(m.key)?.querySelector('.picker button')?.focus();
+        break;
+      case 'toggle-reaction':
+        await this.#toggleReaction(m, button.dataset.reaction);
+        break;
+      case 'reply':
+        this.#editing = null;
+        // XEP-0461 names the author of the message answered.
+        this.#replying = { id: m.id, to: m.outgoing ? bareJID(this.#client?.state.session.jid ?? '') : bareJID(m.from), key: m.key };
+        this.#renderContext();
+        this.#els.input.focus();
+        break;
+      case 'edit':
+        this.#startEdit(m);
+        break;
+      case 'delete':
+        if (!confirm(this.#s('chat.deleteConfirm'))) return;
+        await this.#ask('chat.retract', { to: this.with, id: m.id });
+        break;
+    }
+  }
+
+  async #toggleReaction(m, reaction) {
+    const me = bareJID(this.#client?.state.session.jid ?? '');
+    const mine = new Set(m.reactions?.[me] ?? []);
+    if (mine.has(reaction)) mine.delete(reaction);
+    else mine.add(reaction);
+    this.#pickerFor = '';
+    this.#replaceLi(m);
+    await this.#ask('chat.react', { to: this.with, id: m.id, reactions: [...mine] });
+  }
+
+  /** Sends a request; shows its failure in the error line. */
+  async #ask(op, args) {
+    try {
+      this.#els.error.textContent = '';
+      return await this.#client.request(op, args);
+    } catch (err) {
+      this.#els.error.textContent = this.#s('chat.failed', { error: err.message || err.code });
+      return null;
+    }
+  }
+
+  // ---- history ----
+
+  #onScroll() {
+    const { scroller } = this.#els;
+    if (scroller.scrollTop < 80) this.#loadOlder();
+    this.#maybeDisplayed();
+  }
+
+  /** Loads older messages until the log can scroll (or the history is complete). */
+  #fillView() {
+    const { scroller } = this.#els;
+    if (scroller.scrollHeight <= scroller.clientHeight + 80) this.#loadOlder();
+    this.#maybeDisplayed();
+  }
+
+  async #loadOlder() {
+    const client = this.#client;
+    const jid = this.with;
+    const older = this.#older;
+    if (!client || !jid || older.loading || older.complete || client.state.session.state !== 'online') return;
+    older.loading = true;
+    older.error = '';
+    this.#renderOlder();
+    const oldest = this.#list.find((m) => m.stanzaId);
+    const args = { with: jid, limit: 50 };
+    if (oldest) args.before = oldest.stanzaId;
+    let added = 0;
+    try {
+      const res = await client.request('chat.history', args);
+      if (this.#older !== older) return; // another conversation by now
+      const before = this.#list.length;
+      for (const msg of res?.messages ?? []) if (this.#remember(msg)) added++;
+      // Older than all shown: in front, so that the (stable) sort keeps them first among messages
+      // stamped in the same second.
+      this.#list.unshift(...this.#list.splice(before));
+      older.complete = !!res?.complete || (res?.messages ?? []).length === 0;
+    } catch (err) {
+      older.error = err.message || err.code;
+    } finally {
+      older.loading = false;
+    }
+    if (this.#older !== older) return;
+    if (added) this.#renderLog(false);
+    else this.#renderOlder();
+    if (added && !older.complete) this.#fillView();
+  }
+
+  #renderOlder() {
+    const els = this.#els;
+    const o = this.#older;
+    els.older.hidden = !this.with || !this.#client;
+    els.olderButton.textContent = this.#s('chat.older');
+    els.olderButton.hidden = o.complete || o.loading;
+    els.olderText.textContent = o.loading
+      ? this.#s('chat.olderLoading')
+      : o.error
+        ? this.#s('chat.olderFailed', { error: o.error })
+        : o.complete
+          ? this.#s('chat.olderDone')
+          : '';
+  }
+
+  // ---- displayed markers ----
+
+  /** Marks the newest incoming message displayed when the user can see it. */
+  #maybeDisplayed() {
+    const client = this.#client;
+    const jid = this.with;
+    if (!client || !jid || document.visibilityState !== 'visible' || !this.#visible) return;
+    const { scroller } = this.#els;
+    if (scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight > 60) return; // newest not in view
+    let newest = null;
+    for (let i = this.#list.length - 1; i >= 0; i--) {
+      const m = this.#list[i];
+      if (!m.outgoing && m.id && !m.retracted) {
+        newest = m;
+        break;
+      }
+    }
+    if (!newest || newest.id === this.#displayedSent || client.state.displayed?.[jid] === newest.id) return;
+    this.#displayedSent = newest.id;
+    client.request('chat.displayed', { with: jid, id: newest.id }).catch(() => {
+      this.#displayedSent = ''; // try again on the next occasion
+    });
+  }
+
+  // ---- typing ----
+
+  #typed() {
+    clearTimeout(this.#pauseTimer);
+    if (this.#editing) return; // editing is not composing a new message
+    if (!this.#els.input.value) {
+      if (this.#myState !== 'active') this.#sendState('active');
+      return;
+    }
+    if (this.#myState !== 'composing') this.#sendState('composing');
+    this.#pauseTimer = setTimeout(() => this.#sendState('paused'), PAUSE_AFTER_MS);
+  }
+
+  #sendState(state, to = this.with) {
+    this.#myState = state;
+    if (state !== 'composing') clearTimeout(this.#pauseTimer);
+    const client = this.#client;
+    if (!client || !to || client.state.session.state !== 'online') return;
+    client.request('chat.state', { to, state }).catch(() => {}); // best effort: never queued
+  }
+
+  #renderTyping() {
+    const name = this.#contactName();
+    const s = this.#peerState;
+    this.#els.typing.textContent =
+      s === 'composing' ? this.#s('chat.typing', { name }) : s === 'paused' ? this.#s('chat.paused', { name }) : '';
+  }
+
+  // ---- composer ----
+
+  #onComposerKey(e) {
+    const input = this.#els.input;
+    if (e.isComposing) return;
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault();
+      this.#send();
+    } else if (e.key === 'ArrowUp' && input.value === '' && !this.#editing) {
+      const last = this.#list.findLast((m) => m.outgoing && m.id && !m.retracted);
+      if (last) {
+        e.preventDefault();
+        this.#startEdit(last);
+      }
+    } else if (e.key === 'Escape') {
+      if (this.#cancelSomething()) e.preventDefault();
+    }
+  }
+
+  /** Escape: cancels an upload, else an edit or reply. Returns whether there was one. */
+  #cancelSomething() {
+    if (this.#upload) {
+      this.#upload.abort();
+      return true;
+    }
+    if (this.#editing || this.#replying) {
+      this.#cancelContext();
+      return true;
+    }
+    if (this.#pickerFor) {
+      const m = this.#byId.get(this.#pickerFor);
+      this.#pickerFor = '';
+      if (m) this.#replaceLi(m);
+      return true;
+    }
+    return false;
+  }
+
+  #startEdit(m) {
+    this.#replying = null;
+    this.#editing = { id: m.id, key: m.key };
+    this.#els.input.value = m.body;
+    this.#renderContext();
+    this.#els.input.focus();
+  }
+
+  #cancelContext() {
+    if (this.#editing) this.#els.input.value = '';
+    this.#editing = this.#replying = null;
+    this.#renderContext();
+    this.#els.input.focus();
+  }
+
+  #renderContext() {
+    const els = this.#els;
+    els.contextCancel.textContent = this.#s('chat.cancel');
+    let text = '';
+    if (this.#editing) text = this.#s('chat.editing');
+    else if (this.#replying) {
+      const ref = this.#byId.get(this.#replying.key);
+      text = this.#s('chat.replyingTo', { name: ref?.outgoing ? this.#s('chat.you') : this.#contactName(), text: ref ? snippet(ref) : '' });
+    }
+    els.contextText.textContent = text;
+    els.context.hidden = !text;
   }
 
   async #send() {
@@ -166,12 +847,26 @@ export class SparkWebChat extends HTMLElement {
     this.#sending = true;
     this.#els.error.textContent = '';
     this.#renderHeader();
+    const editing = this.#editing;
+    const replying = this.#replying;
     try {
-      await this.#client.request('chat.send', { to: this.with, body });
+      if (editing) {
+        const old = this.#byId.get(editing.key);
+        if (old?.body !== body) await this.#client.request('chat.correct', { to: this.with, id: editing.id, body });
+      } else {
+        const args = { to: this.with, body };
+        if (replying) args.replyTo = replying.to ? { id: replying.id, to: replying.to } : { id: replying.id };
+        await this.#client.request('chat.send', args);
+      }
       // Only clear what was sent: the user may have typed on while it was on its way.
       if (input.value === body) input.value = '';
+      if (this.#editing === editing) this.#editing = null;
+      if (this.#replying === replying) this.#replying = null;
+      this.#myState = 'active'; // a message carries <active/>
+      clearTimeout(this.#pauseTimer);
+      this.#renderContext();
     } catch (err) {
-      this.#els.error.textContent = `Not sent: ${err.message || err.code}`;
+      this.#els.error.textContent = this.#s('chat.notSent', { error: err.message || err.code });
     } finally {
       this.#sending = false;
       this.#renderHeader();
@@ -179,71 +874,54 @@ export class SparkWebChat extends HTMLElement {
     }
   }
 
-  #renderLog() {
-    const { log } = this.#els;
-    log.replaceChildren();
-    this.#shown.clear();
-    const jid = this.with;
-    if (!jid) {
-      const li = document.createElement('li');
-      li.className = 'placeholder';
-      li.textContent = 'Choose a contact to start chatting.';
-      log.append(li);
-      return;
-    }
-    for (const msg of this.#client?.state.conversations[jid] ?? []) this.#append(msg);
+  // ---- upload ----
+
+  /** The façade's upload(file, {onProgress, signal}) → Promise<URL>, if it has one. */
+  #uploader() {
+    const client = this.#client;
+    if (typeof client?.upload === 'function') return (file, opts) => client.upload(file, opts);
+    if (typeof sparkweb.upload === 'function') return (file, opts) => sparkweb.upload(file, opts);
+    return null;
   }
 
-  #append(msg) {
-    if (msg.id && this.#shown.has(msg.id)) {
-      this.#update(msg);
-      return;
-    }
-    if (msg.id) this.#shown.add(msg.id);
-    const { log } = this.#els;
-    log.querySelector('.placeholder')?.remove();
-    const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-    const li = document.createElement('li');
-    li.className = msg.outgoing ? 'out' : 'in';
-    if (msg.id) li.dataset.id = msg.id;
-    const meta = document.createElement('span');
-    meta.className = 'meta';
-    meta.setAttribute('part', 'meta');
-    const who = document.createElement('span');
-    who.textContent = msg.outgoing ? 'You' : this.#contactName();
-    const time = document.createElement('time');
-    const at = new Date(msg.timestamp);
-    if (!Number.isNaN(at.getTime())) {
-      time.dateTime = msg.timestamp;
-      time.textContent = ` · ${timeFormat.format(at)}`;
-    }
-    const state = document.createElement('span');
-    state.className = 'state';
-    state.setAttribute('part', 'state');
-    meta.append(who, time, state);
-    const body = document.createElement('p');
-    body.className = 'body';
-    body.setAttribute('part', 'body');
-    body.textContent = msg.body;
-    li.append(meta, body);
-    this.#renderState(li, msg);
-    log.append(li);
-    if (nearBottom || msg.outgoing) log.scrollTop = log.scrollHeight;
+  #canUpload() {
+    return !!this.#uploader() && !!this.with && this.#client?.state.session.state === 'online' && !this.#upload;
   }
 
-  /** Applies a later version of a message already shown (its delivery state changed). */
-  #update(msg) {
-    const li = [...this.#els.log.children].find((el) => el.dataset.id === msg.id);
-    if (li) this.#renderState(li, msg);
+  async #uploadFile(file) {
+    const upload = this.#uploader();
+    if (!upload || this.#upload) return;
+    const els = this.#els;
+    const to = this.with;
+    const controller = new AbortController();
+    this.#upload = controller;
+    els.error.textContent = '';
+    els.uploadText.textContent = this.#s('chat.uploading', { name: file.name });
+    els.uploadCancel.textContent = this.#s('chat.cancel');
+    els.progress.removeAttribute('value'); // indeterminate until the first progress
+    els.progress.setAttribute('aria-label', this.#s('chat.uploading', { name: file.name }));
+    els.upload.hidden = false;
+    this.#renderHeader();
+    try {
+      const url = await upload(file, {
+        signal: controller.signal,
+        onProgress: (sent, total) => {
+          if (total > 0) els.progress.value = Math.min(1, sent / total);
+        },
+      });
+      await this.#client.request('chat.send', { to, body: url, oob: url });
+    } catch (err) {
+      els.error.textContent = controller.signal.aborted
+        ? this.#s('chat.uploadCancelled')
+        : this.#s('chat.uploadFailed', { error: err.message || err.code || String(err) });
+    } finally {
+      this.#upload = null;
+      els.upload.hidden = true;
+      this.#renderHeader();
+    }
   }
 
-  /** Marks an outgoing message as pending or not, in text (for screen readers too) and styling. */
-  #renderState(li, msg) {
-    const pending = msg.outgoing && msg.state === 'pending';
-    if (msg.outgoing && msg.state) li.dataset.state = msg.state;
-    li.setAttribute('part', msg.outgoing ? `message message-out${pending ? ' message-pending' : ''}` : 'message message-in');
-    li.querySelector('.state').textContent = pending ? ' · Sending…' : '';
-  }
+  // ---- header ----
 
   #contactName() {
     const jid = this.with;
@@ -255,25 +933,153 @@ export class SparkWebChat extends HTMLElement {
     const jid = this.with;
     const state = this.#client?.state;
     const online = state?.session.state === 'online';
-    const name = jid ? this.#contactName() : 'No conversation';
+    const name = jid ? this.#contactName() : this.#s('chat.none');
     els.title.textContent = name;
     els.title.title = jid;
     const show = jid && online ? (bestPresence(state.presence, jid)?.show ?? 'unavailable') : 'unavailable';
     els.dot.dataset.show = show;
-    els.show.textContent = jid ? showLabels[show] : '';
+    els.show.textContent = jid ? this.#s(`chat.show.${show}`) : '';
     els.presence.hidden = !jid;
-    els.label.textContent = jid ? `Message to ${name}` : 'Message';
+    els.label.textContent = jid ? this.#s('chat.label', { name }) : this.#s('chat.labelNone');
+    els.send.textContent = this.#s('chat.send');
+    els.attachText.textContent = this.#s('chat.attach');
+    els.attach.title = this.#s('chat.attach');
     // While reconnecting the engine keeps what is sent in its outbox and sends it once back.
     const reconnecting = state?.session.state === 'reconnecting';
     const enabled = (online || reconnecting) && !!jid;
     els.input.disabled = !enabled;
     els.send.disabled = !enabled || this.#sending;
+    els.attach.hidden = !this.#uploader();
+    els.attach.disabled = !online || !jid || !!this.#upload;
     let hint = '';
-    if (!this.#client) hint = 'Starting…';
-    else if (reconnecting) hint = jid ? 'Reconnecting… messages are sent once back online.' : 'Reconnecting…';
-    else if (!online) hint = 'Sign in to send messages.';
-    else if (!jid) hint = 'Choose a contact first.';
+    if (!this.#client) hint = this.#s('chat.starting');
+    else if (reconnecting) hint = this.#s(jid ? 'chat.reconnecting' : 'chat.reconnectingNone');
+    else if (!online) hint = this.#s('chat.signedOut');
+    else if (!jid) hint = this.#s('chat.chooseFirst');
     els.hint.textContent = hint;
+  }
+}
+
+/** An element with a class, text and part. */
+function el(tag, className, text, part) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text) e.textContent = text;
+  if (part) e.setAttribute('part', part);
+  return e;
+}
+
+/** The first line of a message, shortened, for reply quotes. */
+function snippet(m) {
+  const line = (m.body ?? '').split('\n').find((l) => l.trim() && !l.startsWith('>')) ?? m.body ?? '';
+  return line.length > 80 ? line.slice(0, 79) + '…' : line;
+}
+
+/**
+ * Fills container with the message body: the styled spans (XEP-0393) as <strong>, <em>, <s>,
+ * <code>, <pre> and <blockquote>, links, and an OOB image; text nodes only, never markup.
+ */
+function renderBody(container, m) {
+  // Spans that no longer spell the body (a correction merged over an older version) are stale.
+  const styled = Array.isArray(m.styled) && m.styled.map((s) => s.text).join('') === m.body;
+  const spans = styled ? m.styled : [{ text: m.body ?? '' }];
+  // Consecutive spans of the same block (quote depth, preformatted or not) go in one block.
+  let block = null;
+  let blockKey = '';
+  for (const s of spans) {
+    const kinds = new Set(s.kinds ?? []);
+    const depth = Math.min(Number(s.quote) || 0, 8);
+    const key = `${depth}|${kinds.has('pre')}`;
+    if (!block || key !== blockKey) {
+      block = openBlock(container, depth, kinds.has('pre'));
+      blockKey = key;
+    }
+    if (kinds.has('directive')) {
+      block.append(el('span', 'directive', s.text));
+      continue;
+    }
+    let node = kinds.has('pre') || kinds.has('code') ? document.createTextNode(s.text) : linkify(s.text);
+    for (const [kind, tag] of [['code', 'code'], ['strike', 's'], ['emphasis', 'em'], ['strong', 'strong']]) {
+      if (!kinds.has(kind) || kinds.has('pre')) continue;
+      const wrap = document.createElement(tag);
+      wrap.append(node);
+      node = wrap;
+    }
+    block.append(node);
+  }
+  const oob = safeURL(m.oob?.url, ['http:', 'https:']);
+  if (oob) {
+    const a = link(oob, m.oob.desc || '');
+    if (/\.(png|jpe?g|gif|webp|avif)$/i.test(oob.pathname)) {
+      const img = document.createElement('img');
+      img.src = oob.href;
+      img.alt = m.oob.desc || t('chat.image');
+      img.loading = 'lazy';
+      img.referrerPolicy = 'no-referrer';
+      img.setAttribute('part', 'image');
+      a.replaceChildren(img);
+      container.append(a);
+    } else if (m.body?.trim() !== m.oob.url) {
+      a.textContent = m.oob.desc || oob.href;
+      container.append(document.createElement('br'), a);
+    }
+  }
+}
+
+/** A block for a run of spans: the body itself, a <pre>, or <blockquote>s nested depth deep. */
+function openBlock(container, depth, pre) {
+  let parent = container;
+  for (let i = 0; i < depth; i++) {
+    const q = document.createElement('blockquote');
+    parent.append(q);
+    parent = q;
+  }
+  if (pre) {
+    const p = document.createElement('pre');
+    parent.append(p);
+    parent = p;
+  }
+  return parent;
+}
+
+const URL_PATTERN = /\b(?:https?:\/\/|xmpp:)[^\s<>"'`]+/gi;
+
+/** Text with its http(s) and xmpp URLs as links. */
+function linkify(text) {
+  const frag = document.createDocumentFragment();
+  let at = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    // Punctuation that ends a sentence is not part of the URL.
+    const raw = match[0].replace(/[.,;:!?)\]}]+$/, '');
+    const url = safeURL(raw, [...LINK_SCHEMES]);
+    if (!url) continue;
+    frag.append(text.slice(at, match.index));
+    const a = link(url, raw);
+    frag.append(a);
+    at = match.index + raw.length;
+  }
+  frag.append(text.slice(at));
+  return frag;
+}
+
+function link(url, text) {
+  const a = document.createElement('a');
+  a.href = url.href;
+  a.textContent = text;
+  a.rel = 'noopener noreferrer';
+  a.target = '_blank';
+  a.setAttribute('part', 'link');
+  return a;
+}
+
+/** The URL if it parses and has one of the schemes, else null. */
+function safeURL(raw, schemes) {
+  if (typeof raw !== 'string' || raw === '') return null;
+  try {
+    const url = new URL(raw);
+    return schemes.includes(url.protocol) ? url : null;
+  } catch {
+    return null;
   }
 }
 

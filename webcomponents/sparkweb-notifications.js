@@ -9,13 +9,19 @@
 // it is given `timeout` milliseconds before the element says the push service is unreachable.
 //
 // Attributes: `vapid-url` (default: api/push/vapid at the app root), `timeout` (ms, default 10000).
-// Property `strings`: replaces any of the texts of `defaultStrings` (e.g. for another language).
+// Property `strings`: this element's own texts, by i18n key ("notifications.button"; the short
+// names of `defaultStrings`, "button", work too); setStrings() of i18n.js replaces them page-wide.
 // Property/attribute `state` (read-only): off | asking | on | denied | error; `asking` covers the
 // whole way on or off.
 // Parts: button, status.
+// Strings: notifications.<name> for each name of defaultStrings.
 import { connect, registerServiceWorker, themeCSS } from './sparkweb.js';
+import { defineStrings, t } from './i18n.js';
 
-/** The element's texts; `{message}` is replaced by the underlying error's message. */
+/**
+ * The element's English texts by short name (the i18n key is "notifications." + name);
+ * `{message}` is replaced by the underlying error's message.
+ */
 export const defaultStrings = Object.freeze({
   button: 'Notifications',
   off: 'Off',
@@ -34,6 +40,8 @@ export const defaultStrings = Object.freeze({
   failed: 'Could not turn on notifications: {message}',
   offLocally: 'Off in this browser; the server could not be told and forgets it at the next message.',
 });
+
+defineStrings(Object.fromEntries(Object.entries(defaultStrings).map(([name, text]) => ['notifications.' + name, text])));
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -77,7 +85,8 @@ class NotificationsError extends Error {
 /** Turns Web Push notifications on or off for this browser and the signed-in account. */
 export class SparkWebNotifications extends HTMLElement {
   #els;
-  #strings = defaultStrings;
+  #strings = null;
+  #onStrings = () => this.#render();
   #state = 'off';
   /** The last text key shown, so that new strings re-render it. */
   #text = { key: 'off', detail: '' };
@@ -94,13 +103,15 @@ export class SparkWebNotifications extends HTMLElement {
     this.#render();
   }
 
-  /** The texts in use; assign an object with any keys of defaultStrings to replace them. */
+  /** This element's own texts by i18n key, over the page's; short names are accepted when set. */
   get strings() {
     return this.#strings;
   }
 
   set strings(value) {
-    this.#strings = Object.freeze({ ...defaultStrings, ...value });
+    this.#strings = value
+      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k.includes('.') ? k : 'notifications.' + k, v]))
+      : null;
     this.#render();
   }
 
@@ -121,6 +132,8 @@ export class SparkWebNotifications extends HTMLElement {
   }
 
   async connectedCallback() {
+    document.addEventListener('sparkweb-strings', this.#onStrings);
+    this.#render();
     if (!supported()) {
       this.#set('error', 'unsupported');
       this.#els.button.disabled = true;
@@ -139,6 +152,7 @@ export class SparkWebNotifications extends HTMLElement {
   }
 
   disconnectedCallback() {
+    document.removeEventListener('sparkweb-strings', this.#onStrings);
     if (this.#permissionStatus) this.#permissionStatus.onchange = null;
     this.#permissionStatus = null;
     for (const off of this.#off) off();
@@ -329,15 +343,16 @@ export class SparkWebNotifications extends HTMLElement {
 
   #render() {
     const { button, status } = this.#els;
-    const text = this.#strings[this.#text.key] ?? defaultStrings[this.#text.key] ?? '';
-    button.textContent = this.#strings.button;
+    const text = t('notifications.' + this.#text.key, { message: this.#text.detail || '' }, this.#strings);
+    const label = t('notifications.button', null, this.#strings);
+    if (button.textContent !== label) button.textContent = label;
     button.setAttribute('aria-pressed', String(this.#state === 'on'));
     // aria-disabled, not disabled: the button keeps keyboard focus while it works.
     button.setAttribute('aria-disabled', String(this.#busy));
-    const shown = text.replace('{message}', this.#text.detail || '');
-    if (status.textContent !== shown) status.textContent = shown;
+    if (status.textContent !== text) status.textContent = text;
     status.dataset.state = this.#state;
-    if (this.getAttribute('state') !== this.#state) this.setAttribute('state', this.#state);
+    // Not from the constructor: document.createElement() forbids attributes set there.
+    if (this.isConnected && this.getAttribute('state') !== this.#state) this.setAttribute('state', this.#state);
   }
 }
 

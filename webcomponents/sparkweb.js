@@ -31,8 +31,14 @@
  * @typedef {{state: 'offline'|'connecting'|'online'|'reconnecting'|'auth-failed', jid: string, error?: ErrorValue}} Session
  * @typedef {{jid: string, name: string, subscription: string, ask: boolean, groups: string[]}} RosterItem
  * @typedef {{jid: string, bare: string, show: string, status: string, priority: number}} Presence
- * @typedef {{id: string, from: string, to: string, with: string, body: string, timestamp: string, outgoing: boolean, state?: 'pending'|'sent'}} Message
- * @typedef {{session: Session, roster: RosterItem[], presence: Presence[], conversations: Object<string, Message[]>}} State
+ * @typedef {{id: string, from: string, to: string, with: string, body: string, timestamp: string, outgoing: boolean, state?: 'pending'|'sent'|'delivered'|'read'|'error', type?: string, nick?: string, mentioned?: boolean}} Message
+ * @typedef {{jid: string, name: string, nick: string, subject: string, state: 'joining'|'joined'|'left'|'error', role: string, affiliation: string, error?: ErrorValue}} Room
+ * @typedef {{nick: string, jid?: string, role: string, affiliation: string, show: string, status: string}} Occupant
+ * @typedef {{jid: string, name: string, nick: string, autojoin: boolean, password?: string}} Bookmark
+ * @typedef {{session: Session, roster: RosterItem[], presence: Presence[], conversations: Object<string, Message[]>,
+ *   rooms: Room[], occupants: Object<string, Occupant[]>, bookmarks: Bookmark[], avatars: Object<string, string>,
+ *   requests: Subscription[], chatstates: Object<string, string>, displayed: Object<string, string>, blocked: string[]}} State
+ * @typedef {{jid: string, type: string, status?: string}} Subscription
  */
 
 /** An error answered by the engine; `code` is one of the stable codes of docs/protocol.md. */
@@ -186,6 +192,8 @@ async function open({
     elect(client, workerURL, name);
   }
   await client._attach();
+  // Client state indication (XEP-0352): the worker counts the visible tabs.
+  document.addEventListener('visibilitychange', () => client._reportVisibility());
   performance.mark('sparkweb:ready');
   return client;
 }
@@ -310,7 +318,8 @@ class Client {
    * Live mirror of the engine's state, updated before event handlers run. Treat it as read-only.
    * @type {State}
    */
-  state = { session: { state: 'offline', jid: '' }, roster: [], presence: [], conversations: {} };
+  state = { session: { state: 'offline', jid: '' }, roster: [], presence: [], conversations: {}, rooms: [], occupants: {}, bookmarks: [], avatars: {},
+    requests: [], chatstates: {}, displayed: {}, blocked: [] };
 
   /**
    * @param {string} tab
@@ -389,9 +398,15 @@ class Client {
   async _attach() {
     this.#applySnapshot(await this.request('tab.attach', { tab: this.tab }));
     this.#attached = true;
+    this._reportVisibility(); // to this engine: a new one knows nothing of this tab
     const early = this.#early;
     this.#early = [];
     for (const msg of early) this.#event(msg);
+  }
+
+  /** Tells the worker whether this tab is visible; it tells the engine when none is. */
+  _reportVisibility() {
+    this.request('tab.visible', { visible: document.visibilityState === 'visible' }).catch(() => {});
   }
 
   async #reattach() {
@@ -411,6 +426,16 @@ class Client {
     s.roster = snapshot?.roster ?? [];
     s.presence = snapshot?.presence ?? [];
     s.conversations = snapshot?.conversations ?? {};
+    s.rooms = snapshot?.rooms ?? [];
+    s.occupants = snapshot?.occupants ?? {};
+    s.bookmarks = snapshot?.bookmarks ?? [];
+    s.avatars = snapshot?.avatars ?? {};
+    s.requests = snapshot?.requests ?? [];
+    s.blocked = snapshot?.blocked ?? [];
+    // Not in the snapshot: typing states are never stored; what this account has seen (displayed,
+    // by conversation) is known from the events of this tab's lifetime only.
+    s.chatstates = {};
+    s.displayed = {};
     const online = s.session.state === 'online';
     if (online && !this.#wasOnline) performance.mark('sparkweb:online');
     this.#wasOnline = online;
@@ -491,16 +516,29 @@ class Client {
         this.#wasOnline = data.state === 'online';
         // Presence means nothing without a session. While reconnecting it stays: a resumed
         // stream (XEP-0198) does not send it again. The roster and history stay for display.
-        if (data.state === 'offline' || data.state === 'auth-failed') s.presence = [];
+        if (data.state === 'offline' || data.state === 'auth-failed') {
+          s.presence = [];
+          s.chatstates = {};
+        }
+        // Signed out: the engine forgot the account's rooms and bookmarks, and sends them again
+        // after the next sign-in.
+        if (data.state === 'offline') {
+          s.rooms = [];
+          s.occupants = {};
+          s.bookmarks = [];
+        }
         break;
       case 'roster':
         if (data.full) {
           s.roster = data.items ?? [];
           break;
         }
-        for (const item of data.items ?? []) {
-          const rest = s.roster.filter((r) => r.jid !== item.jid);
-          s.roster = item.subscription === 'remove' ? rest : [...rest, item];
+        {
+          // One pass per event, not per item: a 5,000-contact roster arrives as ten chunks.
+          const changes = new Map((data.items ?? []).map((item) => [item.jid, item]));
+          const kept = s.roster.filter((r) => !changes.has(r.jid));
+          for (const item of changes.values()) if (item.subscription !== 'remove') kept.push(item);
+          s.roster = kept;
         }
         break;
       case 'presence':
@@ -515,8 +553,120 @@ class Client {
         else list[i] = { ...list[i], ...data };
         break;
       }
+      case 'room': {
+        const i = s.rooms.findIndex((r) => r.jid === data.jid);
+        if (i < 0) s.rooms.push(data);
+        else s.rooms[i] = data;
+        // The occupants of a room we are no longer in mean nothing.
+        if (data.state === 'left' || data.state === 'error') delete s.occupants[data.jid];
+        break;
+      }
+      case 'occupants': {
+        // Chunked like "roster": the first chunk of a fresh list has full: true.
+        const list = data.full ? [] : (s.occupants[data.room] ?? []);
+        for (const o of data.items ?? []) {
+          const i = list.findIndex((x) => x.nick === o.nick);
+          if (i < 0) list.push(o);
+          else list[i] = o;
+        }
+        s.occupants[data.room] = list;
+        break;
+      }
+      case 'occupant': {
+        const { room, left, newNick, ...occupant } = data;
+        let list = (s.occupants[room] ?? []).filter((x) => x.nick !== occupant.nick);
+        if (newNick) list = list.filter((x) => x.nick !== newNick).concat({ ...occupant, nick: newNick });
+        else if (!left) list.push(occupant);
+        s.occupants[room] = list;
+        break;
+      }
+      case 'bookmarks':
+        s.bookmarks = data.items ?? [];
+        break;
+      case 'avatar':
+        if (data.hash) s.avatars[data.jid] = data.hash;
+        else delete s.avatars[data.jid];
+        break;
+      case 'requests':
+        s.requests = data.items ?? [];
+        break;
+      case 'receipt':
+        advanceMessages(s.conversations[data.with], data.id, 'delivered', false);
+        break;
+      case 'displayed':
+        // Ours (outgoing): the last message this account has seen, for unread counts. The peer's:
+        // our messages up to it are read.
+        if (data.outgoing) s.displayed[data.with] = data.id;
+        else advanceMessages(s.conversations[data.with], data.id, 'read', true);
+        break;
+      case 'chatstate':
+        if (data.state === 'active' || data.state === 'gone') delete s.chatstates[data.with];
+        else s.chatstates[data.with] = data.state;
+        break;
+      case 'blocklist':
+        s.blocked = data.items ?? [];
+        break;
     }
   }
+}
+
+const messageStates = ['pending', 'sent', 'delivered', 'read'];
+
+/**
+ * Moves our message id (with `earlier`, also each of ours before it) forward to state. States only
+ * move forward, as in the engine, and a message in error stays so.
+ * @param {Message[]|undefined} list
+ * @param {string} id
+ * @param {'delivered'|'read'} state
+ * @param {boolean} earlier
+ */
+function advanceMessages(list, id, state, earlier) {
+  const i = list ? list.findIndex((m) => m.id === id) : -1;
+  if (i < 0) return;
+  for (let j = earlier ? 0 : i; j <= i; j++) {
+    const m = list[j];
+    if (!m.outgoing || m.state === 'error') continue;
+    if (messageStates.indexOf(m.state ?? 'sent') < messageStates.indexOf(state)) list[j] = { ...m, state };
+  }
+}
+
+/**
+ * Uploads a file with HTTP File Upload (XEP-0363) and resolves to the URL to share, e.g. with
+ * `client.request('chat.send', {to, body: url, oob: url})`. The engine asks the server for a
+ * slot (`upload.slot`); the file goes from this tab straight to the upload service, never
+ * through the worker. A file over the server's limit is refused before any byte is sent.
+ * @param {Blob} file a File, or a Blob with `options.filename`
+ * @param {{onProgress?: (sent: number, total: number) => void, signal?: AbortSignal, filename?: string}} [options]
+ *   onProgress: called as bytes go out; signal: aborting it cancels the upload
+ * @returns {Promise<string>} the file's download URL. Rejects with a SparkWebError (`not-acceptable`
+ *   over the limit, `feature-not-implemented` without an upload service, `server-unreachable`
+ *   on a network error, ...) or, when cancelled, a DOMException named "AbortError".
+ */
+export async function upload(file, { onProgress, signal, filename } = {}) {
+  const cancelled = () => new DOMException('upload cancelled', 'AbortError');
+  if (signal?.aborted) throw cancelled();
+  const client = await connect();
+  const contentType = file.type || 'application/octet-stream';
+  const slot = await client.request('upload.slot', { filename: filename ?? file.name ?? 'file', size: file.size, contentType });
+  if (signal?.aborted) throw cancelled();
+  await new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest(); // fetch() reports no upload progress
+    const abort = () => xhr.abort();
+    xhr.open('PUT', slot.put);
+    for (const [name, value] of Object.entries(slot.headers ?? {})) xhr.setRequestHeader(name, value);
+    xhr.setRequestHeader('Content-Type', contentType);
+    xhr.upload.onprogress = (e) => onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) resolve();
+      else reject(new SparkWebError(xhr.status === 413 ? 'not-acceptable' : 'internal-server-error', `upload refused: HTTP ${xhr.status}`));
+    };
+    xhr.onerror = () => reject(new SparkWebError('server-unreachable', 'upload failed: network error'));
+    xhr.onabort = () => reject(cancelled());
+    xhr.onloadend = () => signal?.removeEventListener('abort', abort);
+    signal?.addEventListener('abort', abort, { once: true });
+    xhr.send(file);
+  });
+  return slot.get;
 }
 
 /**

@@ -43,6 +43,9 @@ go run ./testenv/bench/relaybench -root . -out "$results/relay.json"
 step "browser: startup, second tab, tab to tab"
 node testenv/bench/browser/browser.mjs "$results/browser.json" "${BENCH_REPEATS:-3}"
 
+step "browser: roster of 5,000 contacts"
+node testenv/bench/browser/roster.mjs "$results/scale.json" "${BENCH_REPEATS:-3}"
+
 step "report"
 go run ./testenv/bench/report -results "$results" -out docs/benchmarks.md -elapsed "$(($(date +%s) - t0))s"
 echo "wrote docs/benchmarks.md in $(($(date +%s) - t0)) s" >&2

@@ -87,27 +87,41 @@ async function open() {
 }
 
 const emit = (p, event, data) => p.evaluate(([event, data]) => window.client.request('test.emit', { event, data }), [event, data]);
+/** The active row of the roster tree (aria-activedescendant) as "group jid" or "group". */
 const focusedContact = (p) =>
   p.evaluate(() => {
-    const b = document.querySelector('sparkweb-roster').shadowRoot.activeElement;
-    return b ? b.dataset.key.replace('\n', ' ') : null;
+    const root = document.querySelector('sparkweb-roster').shadowRoot;
+    const tree = root.querySelector('[role="tree"]');
+    if (root.activeElement !== tree) return null;
+    const row = root.getElementById(tree.getAttribute('aria-activedescendant'));
+    return row ? row.dataset.key.split('\n').slice(1).join(' ') : null;
   });
 
 test('roster: groups, presence as text, keyboard and selection', { timeout: 60_000 }, async () => {
   const { p, context, errors } = await open();
   try {
     const roster = p.locator('sparkweb-roster');
-    assert.deepEqual(await roster.locator('h3').allTextContents(), ['Contacts', 'Friends', 'Work']);
-    const buttons = roster.locator('button');
+    assert.deepEqual(await roster.locator('[aria-level="1"] [part="group-name"]').allTextContents(), ['Contacts', 'Friends', 'Work']);
+    const rows = roster.locator('[role="treeitem"][aria-level="2"]');
     assert.deepEqual(
-      (await buttons.allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim()),
+      await rows.evaluateAll((els) => els.map((e) => `${e.querySelector('[part="name"]').textContent} ${e.querySelector('[part="show"]').textContent}`)),
       ['carol@localhost Offline (request pending)', 'Bob Away', 'Dave <the boss> Offline', 'Dave <the boss> Offline'],
       'names (or JIDs) as text, presence in words',
     );
     assert.equal(await roster.locator('b, [part="name"] *').count(), 0, 'names are not parsed as HTML');
-    assert.equal(await roster.locator('button[tabindex="0"]').count(), 1, 'one contact in the tab order');
+    assert.equal(await roster.locator('[tabindex]').count(), 1, 'the tree is one tab stop, rows are not');
+    assert.equal(await roster.locator('[role="tree"][tabindex="0"]').count(), 1);
+    assert.deepEqual(
+      await rows.evaluateAll((els) => els.map((e) => [e.getAttribute('aria-posinset'), e.getAttribute('aria-setsize')].join('/'))),
+      ['1/1', '1/2', '2/2', '1/1'],
+      'each contact says where it is in its group',
+    );
 
-    await buttons.first().focus();
+    await roster.locator('[role="tree"]').focus();
+    assert.equal(await focusedContact(p), 'Contacts', 'the first row is active');
+    await p.keyboard.press('ArrowDown');
+    assert.equal(await focusedContact(p), 'Contacts carol@localhost');
+    await p.keyboard.press('ArrowDown');
     await p.keyboard.press('ArrowDown');
     assert.equal(await focusedContact(p), 'Friends bob@localhost');
     await p.keyboard.press('End');
@@ -115,19 +129,33 @@ test('roster: groups, presence as text, keyboard and selection', { timeout: 60_0
     await p.keyboard.press('ArrowDown');
     assert.equal(await focusedContact(p), 'Work dave@localhost', 'stops at the end');
     await p.keyboard.press('Home');
-    await p.keyboard.press('ArrowDown');
+    assert.equal(await focusedContact(p), 'Contacts');
+    await p.keyboard.press('ArrowLeft'); // collapses the group
+    assert.equal(await roster.locator('[data-jid="carol@localhost"]').count(), 0, 'a collapsed group hides its contacts');
+    assert.equal(await roster.locator('[aria-level="1"][aria-expanded="false"]').count(), 1);
+    await p.keyboard.press('ArrowRight'); // expands it again
+    await roster.locator('[data-jid="carol@localhost"]').waitFor({ timeout: 5_000 });
+    await p.keyboard.press('b'); // type-ahead: the next contact named b…
+    assert.equal(await focusedContact(p), 'Friends bob@localhost');
     await p.keyboard.press('Enter');
     assert.deepEqual(await p.evaluate(() => window.selected), ['bob@localhost']);
     assert.equal(await roster.getAttribute('selected'), 'bob@localhost');
-    assert.equal(await roster.locator('button[aria-current="true"]').getAttribute('data-jid'), 'bob@localhost');
+    assert.equal(await roster.locator('[aria-selected="true"]').getAttribute('data-jid'), 'bob@localhost');
 
     // Presence changes re-render without losing keyboard focus.
     await emit(p, 'presence', { jid: 'dave@localhost/desk', bare: 'dave@localhost', show: 'dnd', status: '', priority: 1 });
-    await roster.locator('button[data-jid="dave@localhost"]', { hasText: 'Do not disturb' }).first().waitFor({ timeout: 5_000 });
+    await roster.locator('[data-jid="dave@localhost"]', { hasText: 'Do not disturb' }).first().waitFor({ timeout: 5_000 });
     assert.equal(await focusedContact(p), 'Friends bob@localhost', 'focus kept across re-render');
+    // The filter keeps the matching contacts.
+    await roster.getByRole('searchbox', { name: 'Filter contacts' }).fill('boss');
+    await roster.locator('[data-jid="bob@localhost"]').waitFor({ state: 'detached', timeout: 5_000 });
+    assert.equal(await rows.count(), 2, 'Dave in both groups');
+    await roster.getByRole('searchbox').fill('nobody');
+    await roster.getByText('No contact matches “nobody”.').waitFor({ timeout: 5_000 });
+    await roster.getByRole('searchbox').fill('');
     // A removed contact disappears.
     await emit(p, 'roster', { full: false, items: [{ jid: 'carol@localhost', subscription: 'remove', groups: [] }] });
-    await roster.locator('button[data-jid="carol@localhost"]').waitFor({ state: 'detached', timeout: 5_000 });
+    await roster.locator('[data-jid="carol@localhost"]').waitFor({ state: 'detached', timeout: 5_000 });
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
@@ -143,7 +171,7 @@ test('chat: history as text, Enter sends once, Shift+Enter, errors, other conver
     assert.equal(await chat.locator('[part~="body"]').first().textContent(), '<img src=x onerror="self.pwned=1">');
     assert.equal(await chat.locator('img').count(), 0, 'message bodies are text, never HTML');
     assert.equal(await p.evaluate(() => self.pwned), undefined);
-    assert.equal(await chat.locator('[role="log"][aria-live="polite"]').count(), 1);
+    assert.equal(await chat.locator('[aria-live="polite"]').count(), 1, 'a live region for incoming messages');
 
     const input = chat.getByLabel('Message to Bob');
     await input.fill('first line');

@@ -65,7 +65,7 @@ test('two tabs without SharedWorker share one engine: a leader and a follower', 
   await s.bob.goto(url + '/');
   await login(s.bob, bob);
   await signedInJID(s.bob);
-  await s.bob.locator(`sparkweb-roster button[data-jid="${alice.jid}"]`, { hasText: 'Available' }).waitFor({ timeout: 15_000 });
+  await s.bob.locator(`sparkweb-roster [role="treeitem"][data-jid="${alice.jid}"]`, { hasText: 'Available' }).waitFor({ timeout: 15_000 });
   assert.deepEqual(await aliceResources(s.bob), [s.jid], 'the server sees one resource for alice');
 
   for (const tab of [s.leader, s.follower]) await openChat(tab, bob.jid);
@@ -118,6 +118,6 @@ test('after the handover the tab is online again and no message is lost', { time
   for (const body of [during, after]) await waitForMessage(s.follower, body, 30_000);
   const bodies = (await clientState(s.follower)).conversations[stack.users.bob.jid].map((m) => m.body);
   for (const body of [during, after]) assert.equal(bodies.filter((b) => b === body).length, 1, `"${body}" shown once`);
-  await s.bob.locator(`sparkweb-roster button[data-jid="${alice.jid}"]`, { hasText: 'Available' }).waitFor({ timeout: 15_000 });
+  await s.bob.locator(`sparkweb-roster [role="treeitem"][data-jid="${alice.jid}"]`, { hasText: 'Available' }).waitFor({ timeout: 15_000 });
   assert.equal((await aliceResources(s.bob)).length, 1, 'the server sees one resource for alice');
 });

@@ -4,7 +4,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHTTPServer } from 'node:http';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -151,6 +151,42 @@ export async function startRelay({ upstream, domain = 'localhost', args = [], en
     await new Promise((r) => setTimeout(r, 50));
   }
   return { url, output: () => out, stop };
+}
+
+/**
+ * Adds a user with a random password to a server started by startProsody.
+ * @param {{dir: string, domain: string}} server
+ * @param {string} name the local part
+ * @returns {Promise<{jid: string, password: string}>}
+ */
+export async function addUser(server, name) {
+  const password = randomBytes(12).toString('hex');
+  await run(PROSODY_SH, ['adduser', server.dir, name, password]);
+  return { jid: `${name}@${server.domain}`, password };
+}
+
+/**
+ * Gives user n more contacts (contact00000@domain …, named "Contact Number i", in 40 groups) by
+ * writing Prosody's roster file, before the user's first login (Prosody reads rosters at login).
+ * Subscription "none": no presence probes, so only the roster's own size is measured.
+ * @param {{dir: string, domain: string}} server from startProsody
+ * @param {string} user the local part, e.g. "alice"
+ * @param {number} n
+ * @returns {{jid: string, name: string, group: string}[]} the contacts, in roster order
+ */
+export async function addRosterContacts(server, user, n) {
+  const file = join(server.dir, 'data', server.domain.replace(/\./g, '%2e'), 'roster', `${user}.dat`);
+  const old = await readFile(file, 'utf8').catch(() => 'return {\n\t[false] = { version = 1; pending = {} };\n};\n');
+  const contacts = Array.from({ length: n }, (_, i) => ({
+    jid: `contact${String(i).padStart(5, '0')}@${server.domain}`,
+    name: `Contact Number ${i}`,
+    group: `Group ${String(i % 40).padStart(2, '0')}`,
+  }));
+  const lines = contacts.map((c) => `\t["${c.jid}"] = { subscription = "none"; groups = { ["${c.group}"] = true }; name = "${c.name}" };`);
+  if (!old.startsWith('return {\n')) throw new Error(`unexpected roster file ${file}`);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, old.replace('return {\n', `return {\n${lines.join('\n')}\n`));
+  return contacts;
 }
 
 /** Launches Debian's Chromium headless ($CHROMIUM overrides the path). */
@@ -339,7 +375,7 @@ export function clientState(page) {
 
 /** Opens the conversation with jid by clicking its roster entry. */
 export async function openChat(page, jid) {
-  await page.locator(`sparkweb-roster button[data-jid="${jid}"]`).first().click();
+  await page.locator(`sparkweb-roster [role="treeitem"][data-jid="${jid}"]`).first().click();
   await page.locator(`sparkweb-chat[with="${jid}"] textarea:enabled`).waitFor({ timeout: 15_000 });
 }
 
@@ -353,6 +389,55 @@ export async function sendChat(page, body) {
 /** Waits until the open chat's log shows a message with exactly this body. */
 export function waitForMessage(page, body, timeout = 15_000) {
   return page.locator('sparkweb-chat [part~="body"]', { hasText: body }).first().waitFor({ timeout });
+}
+
+/**
+ * Serves a test page at `url` (a path on the relay's origin, so its tabs share the relay's
+ * SharedWorker) to every page of `context`: it loads `modules` (paths such as
+ * "/webcomponents/sparkweb-room.js"), holds the `body` markup, and marks `body[data-ready]` once
+ * the modules ran. The page comes from the test, not the relay, so the relay's CSP does not apply.
+ * @param {import('playwright-core').BrowserContext} context
+ * @param {string} url absolute, without query
+ * @param {{modules: string[], body: string, script?: string}} page script: more module code to run
+ */
+export async function routeTestPage(context, url, { modules, body, script = '' }) {
+  const html = `<!doctype html>
+<html lang="en"><meta charset="utf-8"><title>test</title>
+<script type="module">
+${modules.map((m) => `import ${JSON.stringify(m)};`).join('\n')}
+${script}
+document.body.dataset.ready = 'yes';
+</script>
+<body>${body}</body></html>`;
+  // Matched without query and fragment, so a test can pass parameters to its page.
+  const page = (u) => u.origin + u.pathname === url;
+  await context.route(page, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
+}
+
+/**
+ * A fresh browser context of stack showing a test page (see routeTestPage) with <sparkweb-login>
+ * first in its body, signed in as user. `query` is appended to the page's address.
+ * @param {{browser: import('playwright-core').Browser, url: string}} stack from startStack()
+ * @param {{jid: string, password: string}} user
+ * @param {{path: string, modules: string[], body: string, script?: string, query?: string}} page
+ * @returns {Promise<{page: import('playwright-core').Page, context: import('playwright-core').BrowserContext, errors: Error[]}>}
+ *   errors collects the page's uncaught errors
+ */
+export async function openSignedIn(stack, user, { path, query = '', ...page }) {
+  const context = await stack.browser.newContext();
+  await routeTestPage(context, stack.url + path, {
+    ...page,
+    modules: ['/webcomponents/sparkweb-login.js', ...page.modules],
+    body: '<sparkweb-login></sparkweb-login>' + page.body,
+  });
+  const tab = await context.newPage();
+  const errors = [];
+  tab.on('pageerror', (err) => errors.push(err));
+  await tab.goto(stack.url + path + query);
+  await tab.locator('body[data-ready="yes"]').waitFor({ timeout: 10_000 });
+  await login(tab, user);
+  await signedInJID(tab);
+  return { page: tab, context, errors };
 }
 
 /** A random suffix that keeps message bodies of different runs apart. */

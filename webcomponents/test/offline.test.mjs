@@ -31,7 +31,7 @@ test('the app shell is cached and loads with no network', { timeout: 120_000 }, 
 
   await login(page, users.alice);
   await signedInJID(page);
-  await page.locator(`sparkweb-roster button[data-jid="${users.bob.jid}"]`).waitFor({ timeout: 15_000 });
+  await page.locator(`sparkweb-roster [role="treeitem"][data-jid="${users.bob.jid}"]`).waitFor({ timeout: 15_000 });
 
   const cached = await page.evaluate(async () => {
     const names = await caches.keys();
@@ -71,7 +71,7 @@ test('the app shell is cached and loads with no network', { timeout: 120_000 }, 
 test('offline, the elements show the last known state from storage', { timeout: 60_000 }, async () => {
   assert.ok(s.page, 'needs the previous test');
   const { bob } = stack.users;
-  await s.page.locator(`sparkweb-roster button[data-jid="${bob.jid}"]`).waitFor({ timeout: 15_000 });
+  await s.page.locator(`sparkweb-roster [role="treeitem"][data-jid="${bob.jid}"]`).waitFor({ timeout: 15_000 });
   const state = await clientState(s.page);
   assert.ok(state.roster.some((r) => r.jid === bob.jid), 'the roster came back from storage');
 });

@@ -66,7 +66,7 @@ test('two tabs share one session, one worker and one resource', { timeout: 180_0
     await login(bobPage, bob);
     await signedInJID(bobPage);
     await bobPage
-      .locator(`sparkweb-roster button[data-jid="${alice.jid}"]`, { hasText: 'Available' })
+      .locator(`sparkweb-roster [role="treeitem"][data-jid="${alice.jid}"]`, { hasText: 'Available' })
       .waitFor({ timeout: 15_000 });
     const alicePresences = (await clientState(bobPage)).presence.filter((p) => p.bare === alice.jid);
     assert.deepEqual(

@@ -41,7 +41,7 @@ const SETTLE_MS = 1000;
 const clients = {
   SparkWeb: {
     form: (page) => page.locator('sparkweb-login').getByLabel('Address'),
-    roster: (page, contact) => page.locator(`sparkweb-roster button[data-jid="${contact.jid}"]`).first(),
+    roster: (page, contact) => page.locator(`sparkweb-roster [role="treeitem"][data-jid="${contact.jid}"]`).first(),
     login: (page, user) => sparkwebLogin(page, user),
     /** Called before navigation; the promise resolves once the engine reports "online". */
     watchOnline: (page) => ({

@@ -89,6 +89,22 @@ type browserResults struct {
 	} `json:"tabToTab"`
 }
 
+// scaleResults are the roster-at-scale figures of testenv/bench/browser/roster.mjs (medians).
+type scaleResults struct {
+	Contacts               int      `json:"contacts"`
+	Runs                   int      `json:"runs"`
+	DataToFirstRenderMs    *float64 `json:"dataToFirstRenderMs"`
+	DataToCompleteMs       *float64 `json:"dataToCompleteMs"`
+	SecondTabFirstRenderMs *float64 `json:"secondTabFirstRenderMs"`
+	SecondTabLargestTaskMs *float64 `json:"secondTabLargestTaskMs"`
+	WheelLargestTaskMs     *float64 `json:"wheelLargestTaskMs"`
+	JumpLargestTaskMs      *float64 `json:"jumpLargestTaskMs"`
+	ScrollLongTasks        *float64 `json:"scrollLongTasks"`
+	RowsInDOM              *float64 `json:"rowsInDOM"`
+	Load1                  *float64 `json:"load1"`
+	ReachedEnd             bool     `json:"reachedEnd"`
+}
+
 func main() {
 	dir := flag.String("results", "bench-results", "`dir` holding relay.json, size.json, browser.json and micro.txt")
 	out := flag.String("out", "docs/benchmarks.md", "`file` to write")
@@ -105,6 +121,13 @@ func main() {
 		}
 		if err := json.Unmarshal(b, v); err != nil {
 			log.Error("report: bad results", "file", name, "err", err)
+			os.Exit(1)
+		}
+	}
+	// Optional: a run without the roster driver reports the roster as not measured.
+	if b, err := os.ReadFile(*dir + "/scale.json"); err == nil {
+		if err := json.Unmarshal(b, &in.scale); err != nil {
+			log.Error("report: bad results", "file", "scale.json", "err", err)
 			os.Exit(1)
 		}
 	}
@@ -129,6 +152,7 @@ type inputs struct {
 	relay   relayResults
 	size    sizeResults
 	browser browserResults
+	scale   scaleResults
 	micro   []string
 	machine machine
 	elapsed time.Duration

@@ -169,11 +169,35 @@ func render(w io.Writer, in inputs) {
 	p("|---:|---:|")
 	p("| %d | %.0f |", b.TabToTab.Messages, b.TabToTab.PerS)
 	p("")
+	if sc := in.scale; sc.Contacts > 0 {
+		p("## Scale")
+		p("")
+		p("A user with %d contacts in 40 groups on the same Prosody, through the relay, shown by", sc.Contacts)
+		p("`<sparkweb-roster>` (virtualised: fixed-height rows, only those in view in the DOM) in headless")
+		p("Chromium; medians of %d runs, each in a new browser context (testenv/bench/browser/roster.mjs).", sc.Runs)
+		p("The largest task is the longest `RunTask` on the page's main thread in a Chromium trace; it is")
+		p("wall-clock time, so on a loaded machine it includes waiting for a core (load average during")
+		p("the run: %s). Long tasks are those over 50 ms seen by a `PerformanceObserver`.", num(sc.Load1, "%.1f"))
+		p("")
+		p("| what | figure |")
+		p("|---|---:|")
+		p("| first tab: roster data arrives → first contacts rendered | %s |", msv(sc.DataToFirstRenderMs))
+		p("| first tab: roster data arrives → all %d rendered (10 chunks of 500) | %s |", sc.Contacts, msv(sc.DataToCompleteMs))
+		p("| second tab: navigation start → first contacts rendered (from the snapshot) | %s |", msv(sc.SecondTabFirstRenderMs))
+		p("| second tab: largest main-thread task while loading | %s |", msv(sc.SecondTabLargestTaskMs))
+		p("| scrolling, wheel flick (150 × 400 px, one per frame): largest task | %s |", msv(sc.WheelLargestTaskMs))
+		p("| scrolling, jumps (to the end, End, Home): largest task | %s |", msv(sc.JumpLargestTaskMs))
+		p("| tasks over 50 ms while scrolling | %s |", num(sc.ScrollLongTasks, "%.0f"))
+		p("| rows in the DOM after scrolling | %s |", num(sc.RowsInDOM, "%.0f"))
+		p("")
+	}
 	p("## Not measurable yet, or measured elsewhere")
 	p("")
 	p("| what | status |")
 	p("|---|---|")
-	p("| Roster of 5,000 contacts: time to first render, largest main-thread task | not measurable yet (needs the virtualised roster element, issue 7); the engine's side is `BenchmarkRoster5000` below |")
+	if in.scale.Contacts == 0 {
+		p("| Roster of 5,000 contacts: time to first render, largest main-thread task | not measured in this run (testenv/bench/browser/roster.mjs left no results); the engine's side is `BenchmarkRoster5000` below |")
+	}
 	p("| Room of 1,000 occupants: time to first render, largest main-thread task | not measurable yet (needs group chat, issue 4, and its element, issue 7) |")
 	p("| Push: message sent → encrypted push received at the local push service | `BenchmarkPushLatency` below (offline account; a just-hibernated session adds Prosody's 1 s batching) |")
 	p("")
@@ -237,6 +261,10 @@ func reading(in inputs) []string {
 	if t := in.browser.TabToTab; t.PerS > 0 && len(r.Paths) == 3 {
 		out = append(out, fmt.Sprintf("**Tab → tab throughput** (trails): %.0f messages/s from one SparkWeb tab to another, %.0f× below the %.0f messages/s the relay and Prosody carry between two Go clients above. The limit is on the browser side (the engine in its worker, per message: request, stanza, outbox and storage, event to every tab), not on the path; it has not been profiled yet.",
 			t.PerS, r.Paths[2].MessagesPerS/t.PerS, r.Paths[2].MessagesPerS))
+	}
+	if sc := in.scale; sc.Contacts > 0 {
+		out = append(out, fmt.Sprintf("**Roster at scale**: with %d contacts the first contacts are on screen %s after the roster data reaches the tab and all of them %s after; a second tab shows them %s after navigation start. Scrolling keeps the largest main-thread task at %s (wheel) and %s (jumps) with %s rows in the DOM: only the rows in view exist, and rows leaving the view are reused for those entering it.",
+			sc.Contacts, msv(sc.DataToFirstRenderMs), msv(sc.DataToCompleteMs), msv(sc.SecondTabFirstRenderMs), msv(sc.WheelLargestTaskMs), msv(sc.JumpLargestTaskMs), num(sc.RowsInDOM, "%.0f")))
 	}
 	out = append(out, fmt.Sprintf("**Engine size**: %s raw, %s gzip, %s brotli; %s of the code is the Go standard library, with `net/http` and `crypto/tls` right after `runtime`: mellium's core imports them (dialing, STARTTLS) and the engine's token request uses net/http, although in a browser the fetch API and the WebSocket do the HTTP and the TLS. That is the first place to cut.",
 		mib(in.size.Raw), mib(in.size.Gzip), mib(in.size.Brotli), pctOf(in.size.Modules, "Go standard library", in.size.Code)))
@@ -322,6 +350,13 @@ func msv(v *float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.0f ms", *v)
+}
+
+func num(v *float64, format string) string {
+	if v == nil {
+		return "–"
+	}
+	return fmt.Sprintf(format, *v)
 }
 
 func runsOf(b browserResults) int {

@@ -1,0 +1,298 @@
+// <sparkweb-chat> against the real engine, relay and Prosody, alice and bob in two browser
+// contexts: styling and links, message states up to "read" (the displayed marker the chat sends),
+// typing notifications, corrections, reactions, replies, retraction, Escape; history scroll-back
+// through the archive with the scroll position kept; a file uploaded to Prosody's upload service
+// shown as an image to the peer. Progress, cancel, drag and drop and unsafe OOB URLs are driven by
+// a scripted engine and a scripted upload(), where every step can be held.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, routeTestPage, login, signedInJID, serveFiles, launchBrowser, nonce } from './harness.mjs';
+import { fakeWorker, fakePage, aliceSnapshot } from './fake-engine.mjs';
+
+let stack;
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.close();
+});
+
+const PAGE = '/chat-test.html';
+
+/** A signed-in page of a fresh browser context with a chat open with `peer`. */
+async function openAs(user, peer) {
+  const context = await stack.browser.newContext();
+  await routeTestPage(context, stack.url + PAGE, {
+    modules: ['/webcomponents/sparkweb-login.js', '/webcomponents/sparkweb-chat.js'],
+    body: `<sparkweb-login></sparkweb-login><sparkweb-chat with="${peer.jid}" style="height: 480px"></sparkweb-chat>`,
+  });
+  // The test page is fulfilled by Playwright, so Chromium counts it as public and asks before it
+  // reaches Prosody's loopback upload service; a page served by the relay would not need this.
+  await context.grantPermissions(['local-network-access'], { origin: stack.url });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err));
+  page.on('dialog', (d) => d.accept());
+  await page.goto(stack.url + PAGE);
+  await page.locator('body[data-ready="yes"]').waitFor({ timeout: 10_000 });
+  await login(page, user);
+  await signedInJID(page);
+  await page.locator('sparkweb-chat textarea:enabled').waitFor({ timeout: 15_000 });
+  return { page, context, errors, chat: page.locator('sparkweb-chat') };
+}
+
+/** Sends a request through the page's façade. */
+const request = (page, op, args) =>
+  page.evaluate(([op, args]) => import('/webcomponents/sparkweb.js').then((m) => m.connect()).then((cl) => cl.request(op, args)), [op, args]);
+
+const message = (chat, text) => chat.locator('[part~="message"]', { hasText: text });
+
+test('two users: styling, links, states to read, typing, edit, react, reply, retract', { timeout: 180_000 }, async () => {
+  const { alice, bob } = stack.users;
+  const a = await openAs(alice, bob);
+  const b = await openAs(bob, alice);
+  try {
+    const n = nonce();
+    const body = `hi ${n} *bold* _em_ ~gone~ \`code\` see https://example.org/a?b=1. or xmpp:${bob.jid} not javascript:alert(1)`;
+    const input = a.chat.locator('textarea');
+    await input.fill(body);
+    await input.press('Enter');
+
+    // Bob sees it styled, with safe links only, and it is announced.
+    const got = message(b.chat, n);
+    await got.waitFor({ timeout: 15_000 });
+    const bubble = got.locator('[part="body"]');
+    assert.equal(await bubble.locator('strong').textContent(), 'bold');
+    assert.equal(await bubble.locator('em').textContent(), 'em');
+    assert.equal(await bubble.locator('s').textContent(), 'gone');
+    assert.equal(await bubble.locator('code').textContent(), 'code');
+    const links = await bubble.locator('a').evaluateAll((as) => as.map((x) => [x.getAttribute('href'), x.rel, x.target, x.textContent]));
+    assert.deepEqual(links, [
+      ['https://example.org/a?b=1', 'noopener noreferrer', '_blank', 'https://example.org/a?b=1'],
+      [`xmpp:${bob.jid}`, 'noopener noreferrer', '_blank', `xmpp:${bob.jid}`],
+    ]);
+    assert.equal(await bubble.innerText(), body.replace(/[*_~`]/g, ''), 'the styling characters are hidden, the text is whole');
+    assert.match(await b.chat.locator('[aria-live="polite"]').textContent(), new RegExp(`: hi ${n}`));
+
+    // Bob's chat is visible, so it marks the message displayed: alice's copy goes to "read".
+    const mine = message(a.chat, n);
+    await mine.locator('[part="state"][data-state="read"]').waitFor({ timeout: 15_000 });
+    assert.equal(await mine.locator('[part="state"] .visually-hidden').textContent(), ' Read');
+
+    // Typing: bob sees alice composing, then not any more once she clears the composer.
+    await input.pressSequentially('typing…');
+    await b.chat.locator('[part="typing"]', { hasText: 'is typing…' }).waitFor({ timeout: 15_000 });
+    await input.fill('');
+    await input.dispatchEvent('input');
+    await b.chat.locator('[part="typing"]:empty').waitFor({ state: 'attached', timeout: 15_000 });
+
+    // Correction: ArrowUp in the empty composer edits the last own message; Escape cancels.
+    await input.press('ArrowUp');
+    assert.equal(await input.inputValue(), body);
+    assert.equal(await a.chat.locator('[part="context"]').innerText().then((s) => s.includes('Editing your message')), true);
+    await input.press('Escape');
+    assert.equal(await input.inputValue(), '');
+    assert.equal(await a.chat.locator('[part="context"]').isHidden(), true);
+    await input.press('ArrowUp');
+    await input.fill(`fixed ${n}`);
+    await input.press('Enter');
+    const fixed = message(b.chat, `fixed ${n}`);
+    await fixed.locator('[part="edited"]').waitFor({ timeout: 15_000 });
+    assert.equal(await message(b.chat, 'bold').count(), 0, 'the correction replaced the body');
+
+    // Reaction: bob picks 👍; both see a count of one, pressed only for bob.
+    await fixed.hover();
+    await fixed.getByRole('button', { name: 'React' }).click();
+    await fixed.locator('[part="picker"]').getByRole('button', { name: '👍' }).click();
+    const bobsReaction = fixed.locator('[part="reaction"]', { hasText: '👍 1' });
+    await bobsReaction.waitFor({ timeout: 15_000 });
+    assert.equal(await bobsReaction.getAttribute('aria-pressed'), 'true');
+    const alicesView = message(a.chat, `fixed ${n}`).locator('[part="reaction"]', { hasText: '👍 1' });
+    await alicesView.waitFor({ timeout: 15_000 });
+    assert.equal(await alicesView.getAttribute('aria-pressed'), 'false');
+
+    // Reply: bob answers that message; alice sees the quote of her own message.
+    await fixed.getByRole('button', { name: 'Reply' }).click();
+    assert.match(await b.chat.locator('[part="context"]').innerText(), new RegExp(`Replying to Alice: fixed ${n}`));
+    const bInput = b.chat.locator('textarea');
+    await bInput.fill(`answer ${n}`);
+    await bInput.press('Enter');
+    const answer = message(a.chat, `answer ${n}`);
+    await answer.waitFor({ timeout: 15_000 });
+    assert.equal(await answer.locator('[part="reply-quote"]').textContent(), `↪ You: fixed ${n}`);
+    assert.equal(await b.chat.locator('[part="context"]').isHidden(), true, 'sending ends the reply');
+
+    // Quotes and code blocks render as blocks.
+    await input.fill(`> quoted ${n}\nafter\n\`\`\`\nblock *not bold*\n\`\`\``);
+    await input.press('Enter');
+    const quoted = message(b.chat, `quoted ${n}`);
+    await quoted.waitFor({ timeout: 15_000 });
+    assert.equal(await quoted.locator('blockquote').textContent(), `> quoted ${n}\n`);
+    assert.equal(await quoted.locator('pre').innerText().then((s) => s.trim()), 'block *not bold*');
+    assert.equal(await quoted.locator('pre strong').count(), 0);
+
+    // Retraction of alice's own message.
+    const own = a.chat.locator('[part~="message-out"]', { hasText: `fixed ${n}` });
+    await own.hover();
+    await own.getByRole('button', { name: 'Delete' }).click();
+    await b.chat.locator('[part~="message-retracted"]', { hasText: 'This message was deleted.' }).waitFor({ timeout: 15_000 });
+    assert.equal(await message(b.chat, `fixed ${n}`).count(), 0);
+    assert.equal(await b.chat.locator('img').count(), 0);
+    for (const s of [a, b]) assert.deepEqual(s.errors, []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
+test('history: scrolling to the top pages back and keeps the position', { timeout: 240_000 }, async () => {
+  const { alice, bob } = stack.users;
+  const tag = `h${nonce()}`;
+  // More than the engine fetches at login (a page of 100), so the rest needs scrolling back.
+  const N = 260;
+  // Bob is online while alice writes (otherwise Prosody would hand him all of it as offline
+  // messages at his next login), then signs in again in a new context: a new engine that has
+  // only what it fetches from the archive at login.
+  const a = await openAs(alice, bob);
+  const first = await openAs(bob, alice);
+  try {
+    for (let i = 0; i < N; i++) await request(a.page, 'chat.send', { to: bob.jid, body: `${tag} ${String(i).padStart(3, '0')}` });
+    await message(first.chat, `${tag} ${N - 1}`).waitFor({ timeout: 60_000 });
+  } finally {
+    await a.context.close();
+    await first.context.close();
+  }
+  const b = await openAs(bob, alice);
+  try {
+    await message(b.chat, `${tag} ${N - 1}`).waitFor({ timeout: 30_000 });
+    await b.page.waitForTimeout(1000); // the login's archive page has landed
+    assert.ok((await b.chat.locator('[part~="message"]').count()) < N, 'the start is not loaded yet');
+    for (let round = 0; round < 20 && !(await message(b.chat, `${tag} 000`).count()); round++) {
+      const countBefore = await b.chat.locator('[part~="message"]').count();
+      // Scroll to the top and note where the top message is, before the page of older ones lands.
+      const { id, topBefore } = await b.chat.evaluate((el) => {
+        el.shadowRoot.querySelector('[part="scroller"]').scrollTop = 0;
+        const first = el.shadowRoot.querySelector('[part~="message"]');
+        return { id: first.dataset.id, topBefore: first.getBoundingClientRect().top };
+      });
+      await b.page.waitForFunction(
+        ([n]) => document.querySelector('sparkweb-chat').shadowRoot.querySelectorAll('[part~="message"]').length > n,
+        [countBefore],
+        { timeout: 15_000 },
+      );
+      // The message that was at the top stays where it was: the older ones came in above it.
+      const topAfter = await b.chat.evaluate((el, id) => el.shadowRoot.querySelector(`[data-id="${id}"]`).getBoundingClientRect().top, id);
+      assert.ok(Math.abs(topAfter - topBefore) < 5, `scroll position kept (${topBefore} → ${topAfter})`);
+    }
+    await message(b.chat, `${tag} 000`).waitFor({ timeout: 5_000 });
+    const bodies = await b.chat.locator('[part="body"]').allTextContents();
+    const ours = bodies.filter((x) => x.startsWith(tag));
+    assert.deepEqual(ours, Array.from({ length: N }, (_, i) => `${tag} ${String(i).padStart(3, '0')}`), 'all of them, once, in order');
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await b.context.close();
+  }
+});
+
+test('upload through the real engine and Prosody: the peer sees the image', { timeout: 120_000 }, async () => {
+  const { alice, bob } = stack.users;
+  const a = await openAs(alice, bob);
+  const b = await openAs(bob, alice);
+  try {
+    // A 1×1 PNG.
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+    const name = `pixel-${nonce()}.png`;
+    const [chooser] = await Promise.all([a.page.waitForEvent('filechooser'), a.chat.getByRole('button', { name: 'Attach a file' }).click()]);
+    await chooser.setFiles({ name, mimeType: 'image/png', buffer: png });
+    const img = message(b.chat, name).locator('img[part="image"]');
+    await img.waitFor({ state: 'attached', timeout: 30_000 });
+    assert.match(await img.getAttribute('src'), new RegExp(`^https?://.*${name}$`));
+    await b.page.waitForFunction((el) => el.complete, await img.elementHandle(), { timeout: 15_000 });
+    assert.equal(await img.evaluate((i) => i.naturalWidth), 1, 'the image was downloaded from the upload service');
+    assert.equal(await a.chat.locator('[part="progress"]').isHidden(), true);
+    assert.equal(await a.chat.locator('[role="alert"]').textContent(), '');
+    for (const s of [a, b]) assert.deepEqual(s.errors, []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
+// Upload and OOB through a scripted engine and a scripted upload(), so that an upload can be held
+// half-way (progress, cancel) and any OOB URL sent.
+test('upload: button and drop, progress, cancel with Escape; OOB images; errors on the message', { timeout: 60_000 }, async () => {
+  const snapshot = aliceSnapshot();
+  snapshot.conversations = {
+    'bob@localhost': [
+      { id: 'img1', from: 'bob@localhost/x', to: 'alice@localhost/web', with: 'bob@localhost', body: 'https://files.example/cat.png', timestamp: '2026-01-01T10:00:00.000Z', outgoing: false, oob: { url: 'https://files.example/cat.png' } },
+      { id: 'bad1', from: 'bob@localhost/x', to: 'alice@localhost/web', with: 'bob@localhost', body: 'look', timestamp: '2026-01-01T10:01:00.000Z', outgoing: false, oob: { url: 'javascript:alert(1)//x.png' } },
+      { id: 'err1', from: 'alice@localhost/web', to: 'bob@localhost', with: 'bob@localhost', body: 'bounced', timestamp: '2026-01-01T10:02:00.000Z', outgoing: true, state: 'error', error: { code: 'service-unavailable', message: 'bob cannot receive messages' } },
+      { id: 'pen1', from: 'alice@localhost/web', to: 'bob@localhost', with: 'bob@localhost', body: 'waiting', timestamp: '2026-01-01T10:03:00.000Z', outgoing: true, state: 'pending' },
+    ],
+  };
+  const worker = fakeWorker(snapshot).replace(
+    "case 'test.emit':",
+    `case 'chat.send': return ok({ id: 'u' + requests.length });
+      case 'chat.history': return ok({ messages: [], complete: true });
+      case 'test.emit':`,
+  );
+  const page = fakePage([], '').replace(
+    "window.i18n = await import('/webcomponents/i18n.js');",
+    `window.i18n = await import('/webcomponents/i18n.js');
+  // A scripted upload(file, {onProgress, signal}): the test settles it through window.uploads.
+  window.uploads = [];
+  window.client.upload = (file, { onProgress, signal }) => new Promise((resolve, reject) => {
+    window.uploads.push({ name: file.name, onProgress, resolve, signal });
+    signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+  });
+  await import('/webcomponents/sparkweb-chat.js');
+  document.body.insertAdjacentHTML('beforeend', '<sparkweb-chat with="bob@localhost"></sparkweb-chat>');`,
+  );
+  const server = await serveFiles({ '/fake-worker.js': { body: worker }, '/upload.html': { body: page } });
+  const browser = await launchBrowser();
+  try {
+    const p = await browser.newPage();
+    const errors = [];
+    p.on('pageerror', (err) => errors.push(err));
+    await p.goto(server.url + '/upload.html');
+    const chat = p.locator('sparkweb-chat');
+    // OOB: an https image shows as <img>; a javascript: URL shows nothing.
+    const img = message(chat, 'cat.png').locator('img');
+    await img.waitFor({ state: 'attached', timeout: 10_000 });
+    assert.equal(await img.getAttribute('src'), 'https://files.example/cat.png');
+    assert.equal(await message(chat, 'look').locator('img, a').count(), 0);
+    // Errors and pending states in words.
+    assert.equal(await message(chat, 'bounced').locator('[part="error-text"]').textContent(), 'Not delivered: bob cannot receive messages');
+    assert.match(await message(chat, 'waiting').locator('[part="state"]').textContent(), /Sending…/);
+
+    // The attach button: progress, then Escape cancels.
+    const [chooser] = await Promise.all([p.waitForEvent('filechooser'), chat.getByRole('button', { name: 'Attach a file' }).click()]);
+    await chooser.setFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+    const progress = chat.locator('[part="progress"] progress');
+    await progress.waitFor({ timeout: 5_000 });
+    await p.evaluate(() => window.uploads[0].onProgress(25, 100));
+    assert.equal(await progress.evaluate((x) => x.value), 0.25);
+    await chat.locator('textarea').press('Escape');
+    await chat.locator('[role="alert"]', { hasText: 'Upload cancelled.' }).waitFor({ timeout: 5_000 });
+    assert.equal(await p.evaluate(() => window.uploads[0].signal.aborted), true);
+    assert.equal(await progress.isHidden(), true);
+
+    // Drag and drop: the file is uploaded and its URL sent with OOB.
+    await chat.evaluate((el) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['png'], 'photo.png', { type: 'image/png' }));
+      el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await p.waitForFunction(() => window.uploads.length === 2);
+    assert.equal(await p.evaluate(() => window.uploads[1].name), 'photo.png');
+    await p.evaluate(() => window.uploads[1].resolve('https://files.example/photo.png'));
+    await p.waitForFunction(async () => (await window.client.request('test.requests')).some((r) => r.op === 'chat.send'));
+    const sends = (await p.evaluate(() => window.client.request('test.requests'))).filter((r) => r.op === 'chat.send');
+    assert.deepEqual(sends.map((r) => r.args), [{ to: 'bob@localhost', body: 'https://files.example/photo.png', oob: 'https://files.example/photo.png' }]);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});

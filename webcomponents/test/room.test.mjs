@@ -1,0 +1,286 @@
+// <sparkweb-room> with <sparkweb-rooms> against the real engine, relay and Prosody (MUC at
+// conference.<domain>): alice creates a room, bob joins it, they talk through the elements, a
+// mention is highlighted, the occupant lists follow joins and leaves, moderation is offered only to
+// those allowed, and a kick tells the kicked user why.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ROOT, startStack, openSignedIn, inspectSharedWorker, nonce } from './harness.mjs';
+
+let stack;
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.close();
+});
+
+/** A signed-in page of a fresh browser context showing the rooms list and one room. */
+function openAs(user) {
+  return openSignedIn(stack, user, {
+    path: '/rooms-test.html',
+    modules: ['/webcomponents/sparkweb-rooms.js', '/webcomponents/sparkweb-room.js'],
+    body: '<sparkweb-rooms></sparkweb-rooms><sparkweb-room></sparkweb-room>',
+    // The page opens the room picked in the list, as an app would.
+    script: `window.selected = [];
+document.addEventListener('sparkweb-select', (e) => {
+  window.selected.push(e.detail);
+  if (e.detail.kind === 'room') document.querySelector('sparkweb-room').setAttribute('room', e.detail.jid);
+});
+window.left = [];
+document.addEventListener('sparkweb-leave', (e) => window.left.push(e.detail.jid));`,
+  });
+}
+
+/** What the page's elements show, for failure reports. */
+function shownText(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('sparkweb-rooms, sparkweb-room')]
+      .map((el) => `<${el.localName}> ${[...el.shadowRoot.children].filter((c) => c.localName !== 'style').map((c) => c.textContent).join(' ').replace(/\s+/g, ' ')}`)
+      .join('\n'),
+  ).catch((err) => `(page gone: ${err.message})`);
+}
+
+/** Serious and critical axe-core violations inside the rooms list and the room, light and dark. */
+async function axeViolations(page) {
+  await page.addScriptTag({ content: await readFile(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8') });
+  const found = [];
+  for (const colorScheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme });
+    const violations = await page.evaluate(
+      async () => (await window.axe.run({ include: [['sparkweb-rooms'], ['sparkweb-room']] }, { resultTypes: ['violations'] })).violations,
+    );
+    for (const v of violations) {
+      if (v.impact === 'serious' || v.impact === 'critical') found.push(`${colorScheme}: ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    }
+  }
+  await page.emulateMedia({ colorScheme: null });
+  return found;
+}
+
+const occupant = (page, nick) => page.locator(`sparkweb-room button.occupant[data-nick="${nick}"]`);
+const roomMessage = (page, text) => page.locator('sparkweb-room [part~="message"]', { hasText: text });
+
+test('two users in a room: messages, mention, occupants, moderation, kick', { timeout: 240_000 }, async () => {
+  const { alice, bob } = stack.users;
+  const name = `team${nonce()}`;
+  const room = `${name}@conference.${stack.prosody.domain}`;
+  let a;
+  let b;
+  let inspector;
+  try {
+    a = await openAs(alice);
+    inspector = await inspectSharedWorker(stack.browser);
+
+    // Alice creates the room by name: the element finds the server's MUC service.
+    const rooms = a.page.locator('sparkweb-rooms');
+    await rooms.getByText('Create a room').click();
+    await rooms.locator('.create-form').getByLabel('Room address').fill(name);
+    await rooms.locator('.create-form').getByLabel('Name', { exact: true }).fill('Team <b>room</b>');
+    await rooms.getByRole('button', { name: 'Create' }).click();
+    const aRoom = a.page.locator('sparkweb-room');
+    await aRoom.locator('textarea:enabled').waitFor({ timeout: 20_000 });
+    assert.deepEqual(await a.page.evaluate(() => window.selected), [{ jid: room, kind: 'room' }], 'creating selects the room');
+    assert.equal(await aRoom.getAttribute('room'), room);
+    await aRoom.locator('h2', { hasText: 'Team <b>room</b>' }).waitFor({ timeout: 10_000 });
+    assert.equal(await aRoom.locator('b').count(), 0, 'the room name is text');
+    await rooms.locator(`li[data-jid="${room}"]`, { hasText: 'Joined' }).waitFor({ timeout: 10_000 });
+    await occupant(a.page, 'alice').waitFor({ timeout: 10_000 });
+    assert.match(await occupant(a.page, 'alice').innerText(), /alice \(you\)\s*owner/);
+    assert.equal(await aRoom.getByRole('button', { name: 'Change subject' }).isVisible(), true, 'a moderator may change the subject');
+
+    // Alice sets the subject.
+    await aRoom.getByRole('button', { name: 'Change subject' }).click();
+    await aRoom.getByLabel('Subject').fill('Planning *Q3*');
+    await aRoom.getByLabel('Subject').press('Enter');
+    await aRoom.locator('[part="subject"]', { hasText: 'Planning *Q3*' }).waitFor({ timeout: 10_000 });
+
+    // Bob joins by address with a nick of his own.
+    b = await openAs(bob);
+    const bRooms = b.page.locator('sparkweb-rooms');
+    await bRooms.getByLabel('Room address').first().fill(room);
+    await bRooms.getByLabel('Nickname').fill('bobby');
+    await bRooms.getByRole('button', { name: 'Join', exact: true }).first().click();
+    const bRoom = b.page.locator('sparkweb-room');
+    await bRoom.locator('textarea:enabled').waitFor({ timeout: 20_000 });
+    await bRoom.locator('[part="subject"]', { hasText: 'Planning *Q3*' }).waitFor({ timeout: 10_000 });
+
+    // Each sees the other in the occupant list, with roles and affiliations.
+    await occupant(a.page, 'bobby').waitFor({ timeout: 10_000 });
+    await occupant(b.page, 'alice').waitFor({ timeout: 10_000 });
+    assert.deepEqual(
+      await bRoom.locator('[part="occupant-group-name"]').allTextContents(),
+      ['Moderators', 'Participants'],
+      'grouped by role',
+    );
+    assert.match(await occupant(b.page, 'alice').innerText(), /owner/);
+    assert.equal(await bRoom.getByRole('button', { name: 'Change subject' }).isVisible(), false, 'a participant may not change the subject');
+
+    // Bob's menu on alice offers no moderation; alice's on bob does.
+    await occupant(b.page, 'alice').click();
+    assert.deepEqual(await bRoom.getByRole('menuitem').allTextContents(), ['Mention']);
+    await b.page.keyboard.press('Escape');
+    await bRoom.getByRole('menu').waitFor({ state: 'detached', timeout: 5_000 });
+    await occupant(a.page, 'bobby').click();
+    assert.deepEqual(await aRoom.getByRole('menuitem').allTextContents(), ['Mention', 'Revoke voice', 'Kick', 'Make moderator', 'Ban']);
+    await a.page.keyboard.press('Escape');
+
+    // Messages both ways; bob's mention of alice is highlighted for her.
+    const hello = `hello room ${nonce()}`;
+    await bRoom.locator('textarea').fill(hello);
+    await bRoom.locator('textarea').press('Enter');
+    await roomMessage(a.page, hello).waitFor({ timeout: 15_000 });
+    assert.equal(await roomMessage(a.page, hello).locator('[part="nick"]').textContent(), 'bobby');
+    await roomMessage(b.page, hello).and(b.page.locator('[part~="message-out"]')).waitFor({ timeout: 15_000 });
+    assert.equal(await roomMessage(b.page, hello).count(), 1, 'the echo of our own message shows once');
+
+    // Tab completes alice's nick from "al".
+    await bRoom.locator('textarea').fill('al');
+    await bRoom.locator('textarea').press('Tab');
+    assert.equal(await bRoom.locator('textarea').inputValue(), 'alice: ');
+    const mention = `look at https://example.org/plan and *this* ${nonce()}`;
+    await bRoom.locator('textarea').pressSequentially(mention);
+    await bRoom.locator('textarea').press('Enter');
+    const mentioned = roomMessage(a.page, mention);
+    await mentioned.waitFor({ timeout: 15_000 });
+    assert.match(await mentioned.getAttribute('part'), /message-mention/, 'the mention is marked');
+    assert.equal(await mentioned.locator('[part="mention-badge"]').textContent(), 'mentions you');
+    assert.doesNotMatch(await roomMessage(a.page, hello).getAttribute('part'), /message-mention/, 'other messages are not');
+    assert.equal(await mentioned.locator('a').getAttribute('href'), 'https://example.org/plan', 'links are links');
+    assert.equal(await mentioned.locator('a').getAttribute('rel'), 'noopener noreferrer nofollow');
+    assert.equal(await mentioned.locator('.strong:not(.directive)').textContent(), 'this', 'styling is rendered');
+    assert.equal(await a.page.locator('sparkweb-room [role="log"][aria-live="polite"]').count(), 1, 'messages arrive in a live region');
+
+    // With messages, a mention and an open occupant menu on screen: no serious accessibility fault.
+    await occupant(a.page, 'bobby').click();
+    assert.deepEqual(await axeViolations(a.page), []);
+    await a.page.keyboard.press('Escape');
+
+    const reply = `<i>hi</i> bobby ${nonce()}`;
+    await aRoom.locator('textarea').fill(reply);
+    await aRoom.locator('textarea').press('Enter');
+    await roomMessage(b.page, reply).waitFor({ timeout: 15_000 });
+    assert.equal(await bRoom.locator('[part~="body"] i').count(), 0, 'bodies are text');
+    assert.match(await roomMessage(b.page, reply).getAttribute('part'), /message-mention/, 'bobby is mentioned too');
+
+    // One element's own strings win over the defaults.
+    await bRoom.evaluate((el) => (el.strings = { 'room.leave': 'Verlassen' }));
+    await bRoom.getByRole('button', { name: 'Verlassen' }).waitFor({ timeout: 5_000 });
+    await bRoom.evaluate((el) => (el.strings = {}));
+
+    // Bob leaves: alice's list drops him; he joins again from the room: it shows him again.
+    await bRoom.getByRole('button', { name: 'Leave' }).click();
+    await occupant(a.page, 'bobby').waitFor({ state: 'detached', timeout: 10_000 });
+    await b.page.waitForFunction((jid) => window.left.includes(jid), room, { timeout: 10_000 });
+    await bRoom.getByRole('button', { name: 'Join again' }).click();
+    await bRoom.locator('textarea:enabled').waitFor({ timeout: 15_000 });
+    await occupant(a.page, 'bobby').waitFor({ timeout: 10_000 });
+
+    // Alice kicks bob with the keyboard: bob is told plainly, alice's list drops him.
+    await occupant(a.page, 'bobby').focus();
+    await a.page.keyboard.press('Enter');
+    await aRoom.getByRole('menuitem', { name: 'Mention' }).waitFor({ timeout: 5_000 });
+    for (let i = 0; i < 2; i++) await a.page.keyboard.press('ArrowDown');
+    assert.equal(await aRoom.evaluate((el) => el.shadowRoot.activeElement?.textContent), 'Kick');
+    await a.page.keyboard.press('Enter');
+    await bRoom.locator('[role="alert"]', { hasText: 'You were kicked from this room.' }).waitFor({ timeout: 15_000 });
+    await bRoom.locator('textarea:disabled').waitFor({ timeout: 5_000 });
+    await occupant(a.page, 'bobby').waitFor({ state: 'detached', timeout: 10_000 });
+    await aRoom.locator('[part="notice"]', { hasText: 'bobby was kicked.' }).waitFor({ timeout: 5_000 });
+    assert.equal(await occupant(b.page, 'alice').count(), 0, 'a kicked user sees no occupants');
+
+    // Alice invites bob back: his room list offers the invitation, and accepting joins.
+    await aRoom.getByRole('button', { name: 'Invite' }).click();
+    await aRoom.getByLabel('Address to invite').fill(bob.jid);
+    await aRoom.getByLabel('Message (optional)').fill('come back <b>please</b>');
+    await aRoom.getByRole('button', { name: 'Send invitation' }).click();
+    await aRoom.locator('[part="notice"]', { hasText: `Invitation sent to ${bob.jid}.` }).waitFor({ timeout: 10_000 });
+    const invite = bRooms.locator('[part="invite"]');
+    await invite.waitFor({ timeout: 15_000 });
+    // The room is semi-anonymous: it names alice by nick.
+    assert.match(await invite.textContent(), new RegExp(`^alice invites you to ${room}`));
+    assert.equal(await invite.locator('b').count(), 0, 'the reason is text');
+    await invite.getByRole('button', { name: 'Accept' }).click();
+    await invite.waitFor({ state: 'detached', timeout: 5_000 });
+    await bRoom.locator('textarea:enabled').waitFor({ timeout: 15_000 });
+    await occupant(a.page, 'bobby').waitFor({ timeout: 10_000 });
+
+    // A ban (by real JID, which the room shows its moderators) says so, and keeps him out.
+    await occupant(a.page, 'bobby').click();
+    await aRoom.getByRole('menuitem', { name: 'Ban' }).click();
+    await bRoom.locator('[role="alert"]', { hasText: 'You are banned from this room.' }).waitFor({ timeout: 15_000 });
+    await occupant(a.page, 'bobby').waitFor({ state: 'detached', timeout: 10_000 });
+    await bRoom.getByRole('button', { name: 'Join again' }).click();
+    await bRoom.locator('[role="alert"]', { hasText: 'You are banned from this room' }).waitFor({ timeout: 15_000 });
+    assert.equal(await bRoom.locator('textarea').isDisabled(), true);
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  } catch (err) {
+    for (const x of [a, b]) if (x) console.log(`page:\n${await shownText(x.page)}`);
+    if (inspector) console.log(`SharedWorker console:\n${inspector.console.join('\n')}`);
+    console.log(`relay output:\n${stack.relay.output().slice(-5000)}`);
+    throw err;
+  } finally {
+    await inspector?.detach();
+    await b?.context.close();
+    await a?.context.close();
+  }
+});
+
+test('room history: scroll-back loads earlier messages from the room archive', { timeout: 180_000 }, async () => {
+  const { alice, bob } = stack.users;
+  const name = `hist${nonce()}`;
+  const room = `${name}@conference.${stack.prosody.domain}`;
+  let a;
+  let b;
+  try {
+    a = await openAs(alice);
+    const rooms = a.page.locator('sparkweb-rooms');
+    await rooms.getByText('Create a room').click();
+    await rooms.locator('.create-form').getByLabel('Room address').fill(name);
+    await rooms.getByRole('button', { name: 'Create' }).click();
+    const aRoom = a.page.locator('sparkweb-room');
+    await aRoom.locator('textarea:enabled').waitFor({ timeout: 20_000 });
+    const first = `archived ${nonce()}`;
+    await aRoom.locator('textarea').fill(first);
+    await aRoom.locator('textarea').press('Enter');
+    await roomMessage(a.page, first).and(a.page.locator('sparkweb-room [part~="message-out"]:not([part~="message-pending"])')).waitFor({ timeout: 15_000 });
+
+    // Bob joins later and pages back through the archive from the room element.
+    b = await openAs(bob);
+    const bRoom = b.page.locator('sparkweb-room');
+    await b.page.evaluate((jid) => document.querySelector('sparkweb-room').setAttribute('room', jid), room);
+    await bRoom.locator('[part="hint"]', { hasText: 'You are not in this room' }).waitFor({ timeout: 10_000 });
+    // Joined without history (maxHistory 0), so what shows next comes from scrolling back.
+    await b.page.evaluate(async (jid) => {
+      const { connect } = await import('/webcomponents/sparkweb.js');
+      await (await connect()).request('muc.join', { room: jid, nick: 'bob', maxHistory: 0 });
+    }, room);
+    await bRoom.locator('textarea:enabled').waitFor({ timeout: 20_000 });
+    assert.equal(await roomMessage(b.page, first).count(), 0, 'no history before scrolling back');
+    await bRoom.locator('[role="log"]').evaluate((log) => log.dispatchEvent(new Event('scroll')));
+    await roomMessage(b.page, first).waitFor({ timeout: 15_000 });
+    await bRoom.getByRole('button', { name: 'No earlier messages.' }).waitFor({ timeout: 15_000 });
+    assert.equal(await bRoom.getByRole('button', { name: 'No earlier messages.' }).isDisabled(), true);
+    await roomMessage(b.page, first).waitFor({ timeout: 15_000 });
+    assert.equal(await roomMessage(b.page, first).count(), 1, 'an archived message shows once');
+
+    // Bob renames himself from his own entry's menu; alice's list follows.
+    await occupant(a.page, 'bob').waitFor({ timeout: 10_000 });
+    await occupant(b.page, 'bob').click();
+    assert.deepEqual(await bRoom.getByRole('menuitem').allTextContents(), ['Change nickname']);
+    await bRoom.getByRole('menuitem', { name: 'Change nickname' }).click();
+    await bRoom.getByLabel('New nickname').fill('robert');
+    await bRoom.getByLabel('New nickname').press('Enter');
+    await occupant(a.page, 'robert').waitFor({ timeout: 10_000 });
+    await occupant(a.page, 'bob').waitFor({ state: 'detached', timeout: 10_000 });
+    await occupant(b.page, 'robert').and(b.page.locator('[part~="occupant-self"]')).waitFor({ timeout: 10_000 });
+    assert.equal(await bRoom.getByLabel('New nickname').isVisible(), false, 'the form closes once renamed');
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await b?.context.close();
+    await a?.context.close();
+  }
+});

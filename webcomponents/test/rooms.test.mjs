@@ -1,0 +1,138 @@
+// <sparkweb-rooms> against the real engine, relay and Prosody: bookmarks (XEP-0402) with
+// autojoin after a fresh sign-in, finding rooms on the server's MUC service, and a password asked
+// for only when the room wants one.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, openSignedIn, login, signedInJID, clientState, inspectSharedWorker, nonce } from './harness.mjs';
+
+let stack;
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.close();
+});
+
+function openAs(user) {
+  return openSignedIn(stack, user, {
+    path: '/rooms-list-test.html',
+    modules: ['/webcomponents/sparkweb-rooms.js'],
+    body: '<sparkweb-rooms></sparkweb-rooms>',
+    script: `window.selected = [];
+document.addEventListener('sparkweb-select', (e) => window.selected.push(e.detail));`,
+  });
+}
+
+test('bookmarks with autojoin, browsing, and a password-protected room', { timeout: 240_000 }, async () => {
+  const { alice, bob } = stack.users;
+  const name = `club${nonce()}`;
+  const room = `${name}@conference.${stack.prosody.domain}`;
+  let a;
+  let b;
+  let inspector;
+  try {
+    a = await openAs(alice);
+    inspector = await inspectSharedWorker(stack.browser);
+    const rooms = a.page.locator('sparkweb-rooms');
+    await rooms.locator('[part="empty"]', { hasText: 'No rooms yet' }).waitFor({ timeout: 10_000 });
+
+    // A public, persistent room with a password.
+    await rooms.getByText('Create a room').click();
+    const create = rooms.locator('.create-form');
+    await create.getByLabel('Room address').fill(name);
+    await create.getByLabel('Name', { exact: true }).fill(`Club ${name}`);
+    await create.getByLabel('Password (optional)').fill('s3cret');
+    await rooms.getByRole('button', { name: 'Create' }).click();
+    const row = rooms.locator(`li[data-jid="${room}"]`);
+    await row.locator('[part="state"]', { hasText: 'Joined' }).waitFor({ timeout: 20_000 });
+
+    // Bookmark it: autojoin is on, with a checkbox to turn it off.
+    await row.getByRole('button', { name: 'Bookmark' }).click();
+    const autojoin = row.getByLabel('Join at sign-in');
+    await autojoin.waitFor({ timeout: 10_000 });
+    assert.equal(await autojoin.isChecked(), true);
+    await autojoin.uncheck();
+    await a.page.waitForFunction(
+      async (jid) => {
+        const { connect } = await import('/webcomponents/sparkweb.js');
+        return (await connect()).state.bookmarks.find((x) => x.jid === jid)?.autojoin === false;
+      },
+      room,
+      { timeout: 10_000 },
+    );
+    await autojoin.check();
+    await a.page.waitForFunction(
+      async (jid) => {
+        const { connect } = await import('/webcomponents/sparkweb.js');
+        return (await connect()).state.bookmarks.find((x) => x.jid === jid)?.autojoin === true;
+      },
+      room,
+      { timeout: 10_000 },
+    );
+    const bookmark = (await clientState(a.page)).bookmarks.find((x) => x.jid === room);
+    assert.equal(bookmark.name, `Club ${name}`);
+    assert.equal(bookmark.nick, 'alice');
+    assert.equal(bookmark.password, 's3cret', 'the bookmark keeps the password the room was made with, for autojoin');
+
+    // Keyboard: the room is a button that selects it.
+    await row.locator('button.select').focus();
+    await a.page.keyboard.press('Enter');
+    assert.deepEqual(await a.page.evaluate(() => window.selected.at(-1)), { jid: room, kind: 'room' });
+    assert.equal(await rooms.getAttribute('selected'), room);
+
+    // Bob finds the room by browsing and filtering; joining asks for the password.
+    b = await openAs(bob);
+    const bRooms = b.page.locator('sparkweb-rooms');
+    await bRooms.getByText('Find rooms').click();
+    await bRooms.getByRole('button', { name: 'Browse rooms' }).click();
+    await bRooms.locator('[part="result"]').first().waitFor({ timeout: 15_000 });
+    await bRooms.getByLabel('Filter rooms').fill(name.slice(4));
+    assert.equal(await bRooms.locator('[part="result"]').count(), 1, 'the filter keeps only this room');
+    await bRooms.locator('[part="result"]', { hasText: `Club ${name}` }).getByRole('button', { name: `Join Club ${name}` }).click();
+    const password = bRooms.locator('.join-form').getByLabel('Password');
+    await password.waitFor({ timeout: 15_000 });
+    await bRooms.locator('[role="alert"]', { hasText: 'This room needs a password.' }).waitFor({ timeout: 5_000 });
+    assert.equal(await bRooms.locator('.join-form').getByLabel('Room address').inputValue(), room);
+    await password.fill('wrong');
+    await password.press('Enter');
+    await bRooms.locator('[role="alert"]', { hasText: 'This room needs a password.' }).waitFor({ timeout: 15_000 });
+    await password.fill('s3cret');
+    await password.press('Enter');
+    await bRooms.locator(`li[data-jid="${room}"] [part="state"]`, { hasText: 'Joined' }).waitFor({ timeout: 15_000 });
+    assert.equal(await password.isVisible(), false, 'the password field goes once joined');
+    assert.deepEqual(await b.page.evaluate(() => window.selected.at(-1)), { jid: room, kind: 'room' });
+
+    // Alice signs out and in again: the bookmark's autojoin brings her back into the room.
+    await a.page.locator('sparkweb-login').getByRole('button', { name: 'Sign out' }).click();
+    await rooms.locator('[part="empty"]', { hasText: 'Sign in to see your rooms.' }).waitFor({ timeout: 15_000 });
+    await login(a.page, alice);
+    await signedInJID(a.page);
+    await row.locator('[part="state"]', { hasText: 'Joined' }).waitFor({ timeout: 20_000 });
+
+    // Removing the bookmark keeps the room joined, offering to bookmark it again.
+    await row.getByRole('button', { name: 'Remove bookmark' }).click();
+    await row.getByRole('button', { name: 'Bookmark' }).waitFor({ timeout: 10_000 });
+    assert.equal(await row.getByLabel('Join at sign-in').count(), 0);
+    assert.deepEqual((await clientState(a.page)).bookmarks.filter((x) => x.jid === room), []);
+
+    // Leaving a room that is not bookmarked drops it from the list.
+    await row.getByRole('button', { name: 'Leave' }).click();
+    await row.waitFor({ state: 'detached', timeout: 10_000 });
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  } catch (err) {
+    for (const x of [a, b]) {
+      if (!x) continue;
+      const st = await clientState(x.page).catch(() => ({}));
+      console.log(`state: ${JSON.stringify({ session: st.session, rooms: st.rooms, bookmarks: st.bookmarks })}`);
+      console.log(await x.page.locator('sparkweb-rooms').evaluate((el) => el.shadowRoot.textContent.replace(/\s+/g, ' ').slice(-600)).catch(() => ''));
+    }
+    if (inspector) console.log(`SharedWorker console:\n${inspector.console.join('\n')}`);
+    console.log(`relay output:\n${stack.relay.output().slice(-5000)}`);
+    throw err;
+  } finally {
+    await inspector?.detach();
+    await b?.context.close();
+    await a?.context.close();
+  }
+});
