@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"mellium.im/xmlstream"
@@ -241,6 +242,8 @@ func (e *Engine) opDelete(ctx context.Context, _ json.RawMessage) (any, error) {
 	if err := e.sendIQ(ctx, "delete account", stanza.SetIQ, sess.LocalAddr().Domain(), q, nil); err != nil {
 		return nil, err
 	}
+	// Nobody may sign in again with this browser's refresh token: the account is gone.
+	e.revokeRefresh(ctx)
 	e.mu.Lock()
 	conn := e.conn
 	e.gen++ // the server ends the stream: no reconnect
@@ -252,4 +255,32 @@ func (e *Engine) opDelete(ctx context.Context, _ json.RawMessage) (any, error) {
 		_ = conn.Close()
 	}
 	return nil, nil
+}
+
+// revokeRefreshTimeout bounds what a sign-out spends revoking the refresh token.
+const revokeRefreshTimeout = 5 * time.Second
+
+// revokeRefresh asks the relay to revoke this browser's refresh token (POST /api/token/revoke;
+// the HttpOnly cookie travels by itself) so that a sign-out or a deleted account cannot be
+// revived from it. A relay without refresh tokens has no such endpoint; failures are logged,
+// never block the sign-out.
+func (e *Engine) revokeRefresh(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, revokeRefreshTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(e.cfg.RelayURL, "/")+"/api/token/revoke", nil)
+	if err != nil {
+		e.log.Warn("refresh token not revoked", "err", err)
+		return
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.cfg.HTTPClient.Do(req)
+	if err != nil {
+		e.log.Warn("refresh token not revoked", "err", err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+		e.log.Warn("refresh token not revoked", "status", resp.Status)
+	}
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"sort"
 
@@ -112,8 +111,8 @@ func (e *Engine) opBookmarksSet(ctx context.Context, raw json.RawMessage) (any, 
 
 // publishBookmark stores one bookmark. A server that does not know every publish option
 // refuses the whole publish (ejabberd 23.01: resource-constraint); it then gets the two
-// XEP-0402 cannot do without, and max_items as node configuration, so that a second bookmark
-// does not replace the first.
+// XEP-0402 cannot do without, and max_items (so that a second bookmark does not replace the
+// first) and notify_retract as node configuration.
 func (e *Engine) publishBookmark(ctx context.Context, room string, c muc.Conference) error {
 	err := e.sendIQ(ctx, "save bookmark", stanza.SetIQ, jid.JID{}, muc.PublishBookmark(room, c, true), nil)
 	var perr *protocol.Error
@@ -130,11 +129,14 @@ func (e *Engine) publishBookmark(ctx context.Context, room string, c muc.Confere
 	return nil
 }
 
-// widenBookmarks configures the bookmarks node to keep many items; it reports success.
+// widenBookmarks configures the bookmarks node to keep many items and to notify removals,
+// trying what servers may not take last; it reports success.
 func (e *Engine) widenBookmarks(ctx context.Context) bool {
-	for _, n := range []string{"max", "1000"} {
-		if err := e.sendIQ(ctx, "configure bookmarks", stanza.SetIQ, jid.JID{}, muc.WidenBookmarks(n), nil); err == nil {
-			return true
+	for _, notify := range []bool{true, false} {
+		for _, n := range []string{"max", "1000"} {
+			if err := e.sendIQ(ctx, "configure bookmarks", stanza.SetIQ, jid.JID{}, muc.WidenBookmarks(n, notify), nil); err == nil {
+				return true
+			}
 		}
 	}
 	return false
@@ -191,14 +193,8 @@ func (e *Engine) onBookmarksEventLocked(ev *pepEvent) {
 	}
 	var set []protocol.Bookmark
 	for _, it := range ev.Items.Items {
-		var c struct {
-			XMLName xml.Name
-			muc.Conference
-		}
-		if err := xml.Unmarshal(it.Payload, &c); err != nil || c.XMLName != (xml.Name{Space: muc.NSBookmarks, Local: "conference"}) {
-			continue // not a bookmark: skipped, the others still count
-		}
-		if b, ok := bookmarkOf(muc.BookmarkItem{ID: it.ID, Conference: &c.Conference}); ok {
+		// An item that is not a bookmark is skipped; the others still count.
+		if b, ok := bookmarkOf(muc.BookmarkItem{ID: it.ID, Conference: it.Conference}); ok {
 			set = append(set, b)
 		}
 	}

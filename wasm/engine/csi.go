@@ -13,8 +13,18 @@ import (
 // (session.active {active: false}) and the engine tells the server, which may then hold back
 // what is not urgent (presence updates) until the client is active again. The state is kept
 // across reconnects and sent again on every new stream.
+//
+// Servers flush what they hold on any byte from the client (Prosody's mod_csi_simple does), so
+// once the server knows we are inactive the engine keeps quiet: stream management asks for acks
+// only when something is unacknowledged, and the keepalive waits inactiveKeepaliveFactor times
+// longer. Both come back when the client is active again.
 
-const nsCSI = "urn:xmpp:csi:0"
+const (
+	nsCSI = "urn:xmpp:csi:0"
+	// inactiveKeepaliveFactor stretches the keepalive interval while the server holds stanzas
+	// for us: each ping makes it flush.
+	inactiveKeepaliveFactor = 5
+)
 
 // csiState is the data of the "csi" event and the result of session.active: whether the user is
 // active, and whether the server has been told (it offers CSI and the session is online).
@@ -49,6 +59,7 @@ func (e *Engine) opSessionActive(ctx context.Context, raw json.RawMessage) (any,
 		}
 		st.Sent = sent
 	}
+	e.setQuiet(st.Sent && !st.Active)
 	if changed {
 		e.mu.Lock()
 		e.emitLocked("csi", st)
@@ -80,8 +91,22 @@ func (e *Engine) restoreCSI(sess *xmpp.Session) {
 	e.mu.Lock()
 	active := !e.svc.inactive
 	e.mu.Unlock()
-	if _, err := e.sendCSI(context.Background(), sess, active); err != nil {
+	sent, err := e.sendCSI(context.Background(), sess, active)
+	if err != nil {
 		e.log.Warn("send client state", "err", err)
+	}
+	e.setQuiet(sent && !active)
+}
+
+// setQuiet turns on or off what keeps an inactive client silent: no idle ack requests (the
+// current stream's sm.State) and the stretched keepalive (ping.go).
+func (e *Engine) setQuiet(quiet bool) {
+	e.svc.quiet.Store(quiet)
+	e.mu.Lock()
+	st := e.sm
+	e.mu.Unlock()
+	if st != nil {
+		st.SetIdle(quiet)
 	}
 }
 

@@ -36,6 +36,8 @@ type services struct {
 	// kept across reconnects (csi.go).
 	csiMu    sync.Mutex
 	inactive bool
+	// quiet is set while the server knows we are inactive: the keepalive then waits longer.
+	quiet atomic.Bool
 
 	// upload is the HTTP upload service found for uploadFor, the session it was found on
 	// (upload.go).

@@ -369,14 +369,79 @@ func TestClientStateIndication(t *testing.T) {
 	}
 }
 
-// TestUpload gets upload slots from Prosody's mod_http_file_share, uploads and downloads over
-// HTTP, refuses files over the limit, and shares the URL with an OOB link (XEP-0066).
-func TestUpload(t *testing.T) {
+// TestInactiveStaysQuiet: while the server holds stanzas for an inactive client, the engine
+// sends nothing that would make it flush them. With a stream management ack interval of 200 ms
+// and a keepalive of 1 s, bob's presence change stays held for 2.5 s (periodic ack requests or
+// a plain keepalive would each have flushed it several times over); it arrives at once when
+// alice is active again. Inactive once more, the keepalive still runs, stretched to 5 s: its
+// ping then flushes what is held, so a dead link is still found.
+func TestInactiveStaysQuiet(t *testing.T) {
 	s := startFriends(t, testenv.ProsodyOptions{})
+	const keepalive = time.Second
+	aliceTab := newRecorder()
+	alice := engine.New(engine.Config{RelayURL: s.relay, Emit: aliceTab.emit, AckInterval: 200 * time.Millisecond, KeepaliveInterval: keepalive})
+	t.Cleanup(func() { alice.Do(context.Background(), req("session.logout", nil)) })
+	do(t, alice, "session.login", map[string]string{"jid": "alice@localhost", "password": "alice-pw", "resource": "desk"})
+	bob, _ := login(t, s, "bob", "laptop")
+	aliceTab.waitEvent(t, "presence", func(d json.RawMessage) bool { return field(d, "jid") == "bob@localhost/laptop" })
+	do(t, alice, "disco.info", map[string]string{"jid": "localhost"}) // settle what login started
+
+	hold := func(status string) func(json.RawMessage) bool {
+		t.Helper()
+		do(t, alice, "session.active", map[string]bool{"active": false})
+		time.Sleep(300 * time.Millisecond) // the server takes the <inactive/>
+		do(t, bob, "presence.set", map[string]string{"status": status})
+		do(t, bob, "disco.info", map[string]string{"jid": "localhost"}) // bob's round trip: the server routed it
+		return func(d json.RawMessage) bool { return field(d, "status") == status }
+	}
+	isHeld := hold("held")
+	time.Sleep(2500 * time.Millisecond)
+	if n := aliceTab.count("presence", isHeld); n != 0 {
+		t.Fatal("presence delivered while inactive: the engine made the server flush")
+	}
+	do(t, alice, "session.active", map[string]bool{"active": true})
+	aliceTab.waitEvent(t, "presence", isHeld)
+
+	// Active: the same change arrives without waiting (the counter-test of the hold).
+	do(t, bob, "presence.set", map[string]string{"status": "active again"})
+	aliceTab.waitEvent(t, "presence", func(d json.RawMessage) bool { return field(d, "status") == "active again" })
+
+	isPinged := hold("flushed by the keepalive")
+	start := time.Now()
+	aliceTab.waitEvent(t, "presence", isPinged)
+	if waited := time.Since(start); waited < 3*keepalive {
+		t.Errorf("the held presence arrived after %v: the keepalive was not stretched", waited)
+	}
+	t.Logf("held presence flushed by the stretched keepalive after %v", time.Since(start).Round(10*time.Millisecond))
+}
+
+// TestUpload gets upload slots from Prosody's mod_http_file_share and ejabberd's
+// mod_http_upload, uploads and downloads over HTTP (with a CORS preflight, as a page on the
+// relay's origin does), refuses files over the limit, and shares the URL with an OOB link
+// (XEP-0066).
+func TestUpload(t *testing.T) {
+	testenv.EachServer(t, func(t *testing.T, x *testenv.Server) {
+		x.AddUser(t, "alice", "alice-pw")
+		x.AddUser(t, "bob", "bob-pw")
+		x.Befriend(t, "alice", "bob")
+		testUpload(t, stackOn(t, x))
+	})
+}
+
+// TestUploadUnavailable: a server without an upload service is feature-not-implemented.
+func TestUploadUnavailable(t *testing.T) {
+	s := startFriends(t, testenv.ProsodyOptions{Env: []string{"PROSODY_UPLOAD=0"}})
+	alice, _ := login(t, s, "alice", "desk")
+	if err := fails(t, alice, "upload.slot", map[string]any{"filename": "a.txt", "size": 10}); err.Code != "feature-not-implemented" {
+		t.Errorf("upload.slot without an upload service: %v", err)
+	}
+}
+
+func testUpload(t *testing.T, s stack) {
 	alice, _ := login(t, s, "alice", "desk")
 	_, bobTab := login(t, s, "bob", "laptop")
 
-	const limit = 10 << 20 // testenv/prosody.cfg.lua
+	const limit = 10 << 20 // testenv/prosody.cfg.lua, testenv/ejabberd.yml
 	err := fails(t, alice, "upload.slot", map[string]any{"filename": "big.bin", "size": limit + 1, "contentType": "application/octet-stream"})
 	if err.Code != "not-acceptable" || !strings.Contains(err.Message, "10485760") {
 		t.Errorf("a slot over the limit: %v, want not-acceptable naming the limit", err)
@@ -399,18 +464,38 @@ func TestUpload(t *testing.T) {
 	if slot.MaxSize != limit || !strings.HasPrefix(slot.Put, "http://") || !strings.HasPrefix(slot.Get, "http://") {
 		t.Fatalf("slot = %+v", slot)
 	}
+	// The browser's preflight for a cross-origin PUT with a Content-Type.
+	const origin = "http://relay.example:8080"
+	pre, _ := http.NewRequest(http.MethodOptions, slot.Put, nil)
+	pre.Header.Set("Origin", origin)
+	pre.Header.Set("Access-Control-Request-Method", "PUT")
+	pre.Header.Set("Access-Control-Request-Headers", "content-type")
+	resp, herr := http.DefaultClient.Do(pre)
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	_ = resp.Body.Close()
+	if ao := resp.Header.Get("Access-Control-Allow-Origin"); resp.StatusCode/100 != 2 || (ao != "*" && ao != origin) ||
+		!strings.Contains(strings.ToUpper(resp.Header.Get("Access-Control-Allow-Methods")), "PUT") ||
+		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "content-type") {
+		t.Errorf("CORS preflight: %s %v", resp.Status, resp.Header)
+	}
 	put, _ := http.NewRequest(http.MethodPut, slot.Put, bytes.NewReader(data))
 	put.Header.Set("Content-Type", "application/octet-stream")
 	for k, v := range slot.Headers {
 		put.Header.Set(k, v)
 	}
-	resp, herr := http.DefaultClient.Do(put)
+	put.Header.Set("Origin", origin)
+	resp, herr = http.DefaultClient.Do(put)
 	if herr != nil {
 		t.Fatal(herr)
 	}
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT: %s", resp.Status)
+	}
+	if ao := resp.Header.Get("Access-Control-Allow-Origin"); ao != "*" && ao != origin {
+		t.Errorf("PUT answered without CORS for the page: Access-Control-Allow-Origin %q", ao)
 	}
 	resp, herr = http.Get(slot.Get)
 	if herr != nil {
@@ -439,9 +524,8 @@ func TestUpload(t *testing.T) {
 	}
 }
 
-// TestDiscoEjabberd runs discovery, caps, CSI and the no-upload-service case against ejabberd,
-// whose mod_caps also asks about our hash, and which offers CSI (mod_client_state) but, as
-// configured here, no HTTP upload.
+// TestDiscoEjabberd runs discovery, caps and CSI against ejabberd, whose mod_caps also asks
+// about our hash, and which offers CSI (mod_client_state). Its HTTP upload is in TestUpload.
 func TestDiscoEjabberd(t *testing.T) {
 	x := testenv.StartEjabberd(t)
 	x.AddUser(t, "alice", "alice-pw")
@@ -466,8 +550,5 @@ func TestDiscoEjabberd(t *testing.T) {
 	_ = json.Unmarshal(do(t, alice, "session.active", map[string]bool{"active": false}), &st)
 	if !st.Sent {
 		t.Errorf("session.active on ejabberd = %+v, want sent", st)
-	}
-	if err := fails(t, alice, "upload.slot", map[string]any{"filename": "a.txt", "size": 10}); err.Code != "feature-not-implemented" {
-		t.Errorf("upload.slot without an upload service: %v", err)
 	}
 }

@@ -43,6 +43,10 @@ type Config struct {
 	// KeepaliveTimeout is how long a keepalive ping may go unanswered before the connection is
 	// taken for dead and the engine reconnects; zero means 30 s.
 	KeepaliveTimeout time.Duration
+	// AckInterval is how often stream management asks the server for an ack on a quiet stream
+	// (sm.Options.AckInterval); zero means 30 s. While the user is inactive (CSI) it asks only
+	// when something is unacknowledged, and the keepalive waits 5 times KeepaliveInterval.
+	AckInterval time.Duration
 }
 
 // Engine holds the one XMPP session and all client state.

@@ -434,7 +434,22 @@ func TestBookmarks(t *testing.T) {
 			t.Errorf("phone's snapshot bookmarks = %+v", snap.Bookmarks)
 		}
 
+		// A change on one client reaches the other as a PEP notification (+notify in our caps).
+		do(t, phone, "bookmarks.set", map[string]any{"jid": "third@conference.localhost", "name": "Third"})
+		aliceTab.waitEvent(t, "bookmarks", func(d json.RawMessage) bool {
+			var b protocol.Bookmarks
+			_ = json.Unmarshal(d, &b)
+			return len(b.Items) == 3 && b.Items[2].JID == "third@conference.localhost" && b.Items[2].Name == "Third"
+		})
 		do(t, alice, "bookmarks.remove", map[string]string{"jid": "other@conference.localhost"})
+		if x.Env["EJABBERD_DOMAIN"] == "" { // ejabberd 23.01 does not notify retractions here
+			phoneTab.waitEvent(t, "bookmarks", func(d json.RawMessage) bool {
+				var b protocol.Bookmarks
+				_ = json.Unmarshal(d, &b)
+				return len(b.Items) == 2 && b.Items[0].JID == room1
+			})
+		}
+		do(t, phone, "bookmarks.remove", map[string]string{"jid": "third@conference.localhost"})
 		_ = json.Unmarshal(do(t, phone, "bookmarks.list", nil), &bms)
 		if len(bms.Items) != 1 || bms.Items[0].JID != room1 {
 			t.Errorf("bookmarks after the removal = %+v", bms.Items)

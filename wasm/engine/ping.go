@@ -46,8 +46,9 @@ func (e *Engine) keepaliveTimes() (interval, timeout time.Duration) {
 	return interval, timeout
 }
 
-// keepalive pings the server over sess whenever nothing has arrived for the keepalive interval,
-// until done closes; an unanswered ping drops the connection.
+// keepalive pings the server over sess whenever nothing has arrived for the keepalive interval
+// (inactiveKeepaliveFactor times longer while the server holds stanzas for an inactive client,
+// csi.go), until done closes; an unanswered ping drops the connection.
 func (e *Engine) keepalive(sess *xmpp.Session, done <-chan struct{}) {
 	interval, timeout := e.keepaliveTimes()
 	if interval < 0 {
@@ -62,8 +63,14 @@ func (e *Engine) keepalive(sess *xmpp.Session, done <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		if quiet := time.Since(time.Unix(0, e.svc.lastRecv.Load())); quiet < interval {
-			t.Reset(interval - quiet)
+		wait := interval
+		if e.svc.quiet.Load() {
+			wait *= inactiveKeepaliveFactor
+		}
+		if silent := time.Since(time.Unix(0, e.svc.lastRecv.Load())); silent < wait {
+			// Look again within one plain interval, so that becoming active shortens the wait
+			// at once (the timer costs no traffic).
+			t.Reset(min(wait-silent, interval))
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)

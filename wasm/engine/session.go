@@ -188,7 +188,7 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 		}
 	}
 	if !resumed {
-		st = sm.New(sm.Options{Acked: e.onAcked, Logger: e.log})
+		st = sm.New(sm.Options{Acked: e.onAcked, Logger: e.log, AckInterval: e.cfg.AckInterval})
 		if sess, err = st.Login(ctx, conn, cfg); err != nil {
 			_ = conn.Close()
 			return jid.JID{}, loginError(conn, err)
@@ -399,6 +399,7 @@ func (e *Engine) opReconnect(context.Context, json.RawMessage) (any, error) {
 
 func (e *Engine) opLogout(ctx context.Context, _ json.RawMessage) (any, error) {
 	e.pushLogout(ctx) // while the session and token still exist (push.go)
+	e.revokeRefresh(ctx)
 	e.mu.Lock()
 	sess, conn, done := e.sess, e.conn, e.done
 	e.gen++

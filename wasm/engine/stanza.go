@@ -104,10 +104,11 @@ type pepEvent struct {
 	} `xml:"purge"`
 }
 
-// pepItem is a published item; Payload is its content, still encoded.
+// pepItem is a published item: its id and, for the nodes we read items of, the payload. (Not
+// ",innerxml": stanzas are decoded from tokens, which keep no raw bytes.)
 type pepItem struct {
-	ID      string `xml:"id,attr"`
-	Payload []byte `xml:",innerxml"`
+	ID         string          `xml:"id,attr"`
+	Conference *muc.Conference `xml:"urn:xmpp:bookmarks:1 conference"` // bookmarks.go
 }
 
 // Node is the node the event is about.

@@ -89,8 +89,9 @@ func RetractBookmark(room string) xml.TokenReader {
 }
 
 // WidenBookmarks is the pubsub#owner <pubsub/> that lets the bookmarks node keep maxItems
-// items ("max" or a number), for servers that take max_items only as node configuration.
-func WidenBookmarks(maxItems string) xml.TokenReader {
+// items ("max" or a number), for servers that take max_items only as node configuration; with
+// notifyRetract, it also has removals notified (ejabberd's PEP default is not to).
+func WidenBookmarks(maxItems string, notifyRetract bool) xml.TokenReader {
 	field := func(name, value, typ string) xml.TokenReader {
 		a := []xml.Attr{{Name: xml.Name{Local: "var"}, Value: name}}
 		if typ != "" {
@@ -98,10 +99,14 @@ func WidenBookmarks(maxItems string) xml.TokenReader {
 		}
 		return xmlstream.Wrap(text("value", value), xml.StartElement{Name: xml.Name{Local: "field"}, Attr: a})
 	}
-	form := xmlstream.Wrap(xmlstream.MultiReader(
+	fields := []xml.TokenReader{
 		field("FORM_TYPE", NSPubSub+"#node_config", "hidden"),
 		field("pubsub#max_items", maxItems, ""),
-	), xml.StartElement{Name: xml.Name{Space: "jabber:x:data", Local: "x"}, Attr: []xml.Attr{{Name: xml.Name{Local: "type"}, Value: "submit"}}})
+	}
+	if notifyRetract {
+		fields = append(fields, field("pubsub#notify_retract", "1", ""))
+	}
+	form := xmlstream.Wrap(xmlstream.MultiReader(fields...), xml.StartElement{Name: xml.Name{Space: "jabber:x:data", Local: "x"}, Attr: []xml.Attr{{Name: xml.Name{Local: "type"}, Value: "submit"}}})
 	conf := xmlstream.Wrap(form, xml.StartElement{Name: xml.Name{Local: "configure"}, Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: NSBookmarks}}})
 	return xmlstream.Wrap(conf, xml.StartElement{Name: xml.Name{Space: NSPubSub + "#owner", Local: "pubsub"}})
 }

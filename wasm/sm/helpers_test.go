@@ -48,6 +48,7 @@ type proxy struct {
 	mu     sync.Mutex
 	frozen bool
 	conns  []net.Conn // server-side connections
+	up     int64      // bytes forwarded from clients to the server
 }
 
 func newProxy(t *testing.T, wsURL string) (*proxy, string) {
@@ -82,12 +83,19 @@ func (p *proxy) serve() {
 		p.frozen = false
 		p.conns = append(p.conns, s)
 		p.mu.Unlock()
-		go p.pipe(s, c)
-		go p.pipe(c, s)
+		go p.pipe(s, c, &p.up)
+		go p.pipe(c, s, nil)
 	}
 }
 
-func (p *proxy) pipe(dst, src net.Conn) {
+// Up returns how many bytes clients have sent the server so far.
+func (p *proxy) Up() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.up
+}
+
+func (p *proxy) pipe(dst, src net.Conn, count *int64) {
 	defer dst.Close()
 	buf := make([]byte, 32<<10)
 	for {
@@ -95,6 +103,9 @@ func (p *proxy) pipe(dst, src net.Conn) {
 		if n > 0 {
 			p.mu.Lock()
 			frozen := p.frozen
+			if count != nil && !frozen {
+				*count += int64(n)
+			}
 			p.mu.Unlock()
 			if !frozen {
 				if _, werr := dst.Write(buf[:n]); werr != nil {

@@ -210,7 +210,7 @@ func readReply(ctx context.Context, sess *xmpp.Session) (xml.StartElement, strin
 }
 
 // requestAcks asks for acks on c until it ends: soon after stanzas are sent, and every
-// AckInterval. An ack request unanswered for AckTimeout means the connection is dead although
+// AckInterval (while idle, only if something is unacknowledged). An ack request unanswered for AckTimeout means the connection is dead although
 // no error said so (a lost network often looks like silence); it is dropped so the caller
 // notices and resumes.
 func (st *State) requestAcks(c *xmppws.Conn) {
@@ -240,7 +240,7 @@ func (st *State) requestAcks(c *xmppws.Conn) {
 			_ = c.CloseNow()
 			return
 		}
-		if !periodic && st.requested == st.sent {
+		if (!periodic && st.requested == st.sent) || (periodic && st.idle && len(st.unacked) == 0) {
 			st.mu.Unlock()
 			continue
 		}

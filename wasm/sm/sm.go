@@ -87,6 +87,7 @@ type State struct {
 	unacked   [][]byte
 	requested uint32    // sent at the last <r/>: no new request until more is sent
 	waiting   time.Time // when the oldest unanswered <r/> went out, zero if none
+	idle      bool      // SetIdle: no periodic <r/> while everything sent is acknowledged
 }
 
 // New returns a State for a session not logged in yet.
@@ -182,6 +183,17 @@ func (st *State) RequestAck() error {
 		return fmt.Errorf("sm: request ack: %w", err)
 	}
 	return nil
+}
+
+// SetIdle says whether the user is idle (XEP-0352 inactive). While idle, the periodic ack
+// request is left out when every stanza sent has been acknowledged: servers that hold back
+// stanzas for an inactive client flush them on any byte from it, so a request every
+// AckInterval would defeat the holding. Requests after sending, and the AckTimeout check of a
+// request already out, go on as usual. The setting outlives connections.
+func (st *State) SetIdle(idle bool) {
+	st.mu.Lock()
+	st.idle = idle
+	st.mu.Unlock()
 }
 
 func (st *State) noteRequestLocked() {

@@ -296,3 +296,46 @@ func TestResumeWithoutSession(t *testing.T) {
 		t.Errorf("RequestAck = %v, want ErrNotEnabled", err)
 	}
 }
+
+// TestIdleAckRequests: while idle, a State with nothing unacknowledged sends nothing at all, so
+// a server holding stanzas for an inactive client (CSI) is not made to flush them; the periodic
+// requests come back when it is no longer idle, and a stanza sent while idle is still
+// acknowledged.
+func TestIdleAckRequests(t *testing.T) {
+	srv := setup(t, servers[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, wsURL := newProxy(t, srv.WebSocketURL)
+	const interval = 100 * time.Millisecond
+	alice := newClient(t, srv, wsURL, "alice", true, sm.Options{AckInterval: interval})
+	bob := newClient(t, srv, srv.WebSocketURL, "bob", false, sm.Options{})
+	alice.login(ctx)
+	bob.login(ctx)
+	alice.waitFor(5*time.Second, "initial presence acknowledged", func(c *client) bool { return c.acked == 1 })
+
+	sentDuring := func(d time.Duration) int64 {
+		before := p.Up()
+		time.Sleep(d)
+		return p.Up() - before
+	}
+	if n := sentDuring(5 * interval); n == 0 {
+		t.Fatal("no periodic ack request while not idle") // the control: the proxy does count
+	}
+	alice.st.SetIdle(true)
+	time.Sleep(interval) // a request already out gets its answer
+	if n := sentDuring(10 * interval); n != 0 {
+		t.Errorf("idle with nothing unacknowledged, %d bytes went to the server", n)
+	}
+	if err := alice.send(ctx, bob.sess.LocalAddr(), "while idle"); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitFor(5*time.Second, "the message sent while idle acknowledged", func(c *client) bool { return c.acked == 2 })
+	time.Sleep(interval)
+	if n := sentDuring(10 * interval); n != 0 {
+		t.Errorf("idle again with nothing unacknowledged, %d bytes went to the server", n)
+	}
+	alice.st.SetIdle(false)
+	if n := sentDuring(5 * interval); n == 0 {
+		t.Error("no periodic ack request after idle ended")
+	}
+}
