@@ -83,7 +83,10 @@ Component ("push." .. domain)
 -- request for 127.0.0.1 falls back to http_default_host) and its slot URLs name 127.0.0.1, so
 -- they work whatever the XMPP domain. mod_http_file_share answers CORS preflights itself,
 -- echoing the page's origin, so a page served by the relay can PUT to it.
+-- PROSODY_UPLOAD=0 leaves it out, for a server without upload.
+if ENV_PROSODY_UPLOAD ~= "0" then
 Component ("upload." .. domain) "http_file_share"
   http_host = domain
   http_external_url = "http://127.0.0.1:" .. ENV_PROSODY_HTTP_PORT .. "/"
   http_file_share_size_limit = tonumber(ENV_PROSODY_UPLOAD_LIMIT) or 10 * 1024 * 1024
+end

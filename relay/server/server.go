@@ -92,6 +92,9 @@ type Config struct {
 	// UpstreamCAFile is a PEM file of CA certificates that verify a wss:// upstream instead of
 	// the system roots (an internal CA).
 	UpstreamCAFile string
+	// UploadOrigins lists the XMPP server's HTTP upload (XEP-0363) origins (scheme://host[:port])
+	// that pages may PUT files to and show images and media from; the pages' CSP allows them.
+	UploadOrigins []string
 	// AllowRegister serves POST /api/register, which creates accounts upstream by in-band
 	// registration (XEP-0077); off, it answers not-allowed. The XMPP server must allow it too.
 	AllowRegister bool
@@ -210,6 +213,11 @@ func (c Config) Validate() error {
 	for _, o := range c.AllowedOrigins {
 		if _, err := bridge.ParseOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("allowed origins: %w", err))
+		}
+	}
+	for _, o := range c.UploadOrigins {
+		if _, err := web.ParseOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("upload origins: %w", err))
 		}
 	}
 	l := c.Limits
@@ -426,7 +434,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		_, _ = w.Write([]byte("ok"))
 	})
 	if cfg.Assets != nil {
-		assets, err := web.New(cfg.Assets)
+		assets, err := web.New(cfg.Assets, web.WithUploadOrigins(cfg.UploadOrigins...))
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}

@@ -243,6 +243,27 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
+// TestUploadOriginsCSP: pages served by the relay may reach the configured upload origins, and
+// nothing else gains from it.
+func TestUploadOriginsCSP(t *testing.T) {
+	ts := startRelay(t, Config{
+		Upstream: closedPortURL(t), Domain: "localhost", UploadOrigins: []string{"https://upload.example.org"},
+		Assets: fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}},
+	})
+	resp, err := http.Get(ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"connect-src 'self' https://upload.example.org;", "img-src 'self' data: blob: https://upload.example.org;",
+		"media-src 'self' https://upload.example.org;", "script-src 'self' 'wasm-unsafe-eval';"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	good := Config{Upstream: "ws://127.0.0.1:5280/xmpp-websocket", Domain: "example.org"}
 	tests := []struct {
@@ -260,6 +281,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no domain", func(c *Config) { c.Domain = "" }, "domain: required"},
 		{"domain with user", func(c *Config) { c.Domain = "alice@example.org" }, "not a valid XMPP domain"},
 		{"bad origin", func(c *Config) { c.AllowedOrigins = []string{"example.com"} }, "allowed origins"},
+		{"upload origins", func(c *Config) { c.UploadOrigins = []string{"https://upload.example.org", "http://127.0.0.1:5280"} }, ""},
+		{"bad upload origin", func(c *Config) { c.UploadOrigins = []string{"https://upload.example.org/files"} }, "upload origins"},
 		{"negative TTL", func(c *Config) { c.TokenTTL = -time.Second }, "token TTL"},
 		{"huge TTL", func(c *Config) { c.TokenTTL = 48 * time.Hour }, "token TTL"},
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"mime"
+	"net"
 	"net/http"
 	"path"
 	"strconv"
@@ -16,9 +17,10 @@ import (
 	"time"
 )
 
-// ContentSecurityPolicy is sent with every HTML page. Scripts, workers and connections stay on
-// the relay's origin; 'wasm-unsafe-eval' lets the engine compile its WebAssembly. Inline styles
-// are allowed because custom elements put <style> in their shadow roots; inline scripts are not.
+// ContentSecurityPolicy is sent with every HTML page when no upload origins are configured.
+// Scripts, workers and connections stay on the relay's origin; 'wasm-unsafe-eval' lets the
+// engine compile its WebAssembly. Inline styles are allowed because custom elements put <style>
+// in their shadow roots; inline scripts are not.
 const ContentSecurityPolicy = "default-src 'self'; " +
 	"script-src 'self' 'wasm-unsafe-eval'; " +
 	"worker-src 'self'; " +
@@ -27,6 +29,96 @@ const ContentSecurityPolicy = "default-src 'self'; " +
 	"img-src 'self' data: blob:; " +
 	"manifest-src 'self'; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithUploadOrigins lets pages reach the XMPP server's HTTP upload (XEP-0363) hosts: the tab PUTs
+// files there (connect-src) and shows what was shared from there (img-src, media-src). Each
+// origin must have passed ParseOrigin; New refuses any other.
+func WithUploadOrigins(origins ...string) Option {
+	return func(h *Handler) { h.uploadOrigins = append(h.uploadOrigins, origins...) }
+}
+
+// CSP returns the Content-Security-Policy for pages whose uploads live at uploadOrigins
+// (canonical origins, see ParseOrigin).
+func CSP(uploadOrigins []string) string {
+	if len(uploadOrigins) == 0 {
+		return ContentSecurityPolicy
+	}
+	extra := " " + strings.Join(uploadOrigins, " ")
+	return "default-src 'self'; " +
+		"script-src 'self' 'wasm-unsafe-eval'; " +
+		"worker-src 'self'; " +
+		"connect-src 'self'" + extra + "; " +
+		"style-src 'self' 'unsafe-inline'; " +
+		"img-src 'self' data: blob:" + extra + "; " +
+		"media-src 'self'" + extra + "; " +
+		"manifest-src 'self'; " +
+		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+}
+
+// ParseOrigin validates an origin given by an operator, such as "https://upload.example.org" or
+// "http://127.0.0.1:5280", and returns it in canonical form (lower case, default port dropped).
+// Only scheme, host and port are accepted: the result goes into a CSP header as it is, so
+// anything else (paths, wildcards, quotes, separators) is refused rather than escaped.
+func ParseOrigin(s string) (string, error) {
+	scheme, rest, ok := strings.Cut(strings.ToLower(strings.TrimSpace(s)), "://")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return "", fmt.Errorf("origin %q: want http:// or https:// followed by host[:port]", s)
+	}
+	host, port := rest, ""
+	if h, p, err := net.SplitHostPort(rest); err == nil {
+		host, port = h, p
+	} else if strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]") {
+		host = rest[1 : len(rest)-1]
+	}
+	// SplitHostPort also unwraps brackets: whatever was in them must be an IPv6 literal.
+	bracketed := strings.HasPrefix(rest, "[")
+	switch {
+	case host == "":
+		return "", fmt.Errorf("origin %q: no host", s)
+	case bracketed || strings.Contains(host, ":"):
+		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
+			return "", fmt.Errorf("origin %q: want scheme://host[:port] and nothing else", s)
+		}
+		host = "[" + host + "]"
+	case !validHostname(host):
+		return "", fmt.Errorf("origin %q: want scheme://host[:port] and nothing else", s)
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return "", fmt.Errorf("origin %q: bad port", s)
+		}
+		if (scheme == "http" && n == 80) || (scheme == "https" && n == 443) {
+			port = ""
+		}
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, nil
+}
+
+// validHostname reports whether h is a DNS name or IPv4 address: letters, digits, '-' and dots
+// between non-empty labels.
+func validHostname(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // ServiceWorkerPath is the app's service worker, allowed to control every path of the origin.
 const ServiceWorkerPath = "/static/sw.js"
@@ -72,13 +164,27 @@ type asset struct {
 
 // Handler serves the files of an fs.FS. Build one with New; it is safe for concurrent use.
 type Handler struct {
-	assets map[string]*asset // by URL path
+	assets        map[string]*asset // by URL path
+	uploadOrigins []string
+	csp           string // sent with HTML pages
 }
 
 // New reads every file of fsys once, computing ETags up front so requests never hash.
 // Files named x.br or x.gz next to a file x become x's encoded variants and are not served
 // on their own.
-func New(fsys fs.FS) (*Handler, error) {
+func New(fsys fs.FS, opts ...Option) (*Handler, error) {
+	h := &Handler{assets: map[string]*asset{}}
+	for _, o := range opts {
+		o(h)
+	}
+	for i, o := range h.uploadOrigins {
+		c, err := ParseOrigin(o)
+		if err != nil {
+			return nil, fmt.Errorf("web: upload origins: %w", err)
+		}
+		h.uploadOrigins[i] = c
+	}
+	h.csp = CSP(h.uploadOrigins)
 	files := map[string][]byte{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -97,7 +203,6 @@ func New(fsys fs.FS) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: read assets: %w", err)
 	}
-	h := &Handler{assets: map[string]*asset{}}
 	for p, b := range files {
 		if isVariant(p, files) {
 			continue
@@ -175,7 +280,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "no-referrer")
 	if a.html {
-		hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
+		hdr.Set("Content-Security-Policy", h.csp)
 	}
 	if r.URL.Path == ServiceWorkerPath {
 		// The service worker lives in static/ but must control the whole app, index.html included.

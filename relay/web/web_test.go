@@ -274,3 +274,58 @@ func TestNewFailsOnUnreadableFS(t *testing.T) {
 type brokenFS struct{}
 
 func (brokenFS) Open(string) (fs.File, error) { return nil, fs.ErrPermission }
+
+func TestUploadOriginsInCSP(t *testing.T) {
+	h, err := New(testFS(t), WithUploadOrigins("https://Upload.Example.org:443", "http://127.0.0.1:5280"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csp := get(h, http.MethodGet, "/").Header().Get("Content-Security-Policy")
+	directives := map[string]string{}
+	for _, d := range strings.Split(csp, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+		directives[name] = value
+	}
+	for _, name := range []string{"connect-src", "img-src", "media-src"} {
+		if got, want := directives[name], "https://upload.example.org http://127.0.0.1:5280"; !strings.HasPrefix(got, "'self'") || !strings.HasSuffix(got, want) {
+			t.Errorf("%s = %q, want 'self' ... %s", name, got, want)
+		}
+	}
+	// Without the origins and media-src, it is the policy of pages without uploads.
+	base := strings.ReplaceAll(csp, " https://upload.example.org http://127.0.0.1:5280", "")
+	if base = strings.Replace(base, "media-src 'self'; ", "", 1); base != ContentSecurityPolicy {
+		t.Errorf("upload origins changed more than connect-src, img-src and media-src:\n%s\n%s", base, ContentSecurityPolicy)
+	}
+	if csp := get(newHandler(t), http.MethodGet, "/").Header().Get("Content-Security-Policy"); csp != ContentSecurityPolicy || strings.Contains(csp, "media-src") {
+		t.Errorf("without upload origins: %q", csp)
+	}
+}
+
+func TestParseOrigin(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"https://upload.example.org", "https://upload.example.org"},
+		{" HTTPS://Upload.Example.ORG:443 ", "https://upload.example.org"},
+		{"http://127.0.0.1:5280", "http://127.0.0.1:5280"},
+		{"http://localhost:80", "http://localhost"},
+		{"https://[::1]:8443", "https://[::1]:8443"},
+		{"https://[::1]", "https://[::1]"},
+	} {
+		if got, err := ParseOrigin(tt.in); err != nil || got != tt.want {
+			t.Errorf("ParseOrigin(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{
+		"", "upload.example.org", "ftp://upload.example.org", "https://", "https://upload.example.org/",
+		"https://upload.example.org/path", "https://upload.example.org?x", "https://*.example.org",
+		"https://a.example;script-src *", "https://a.example 'unsafe-inline'", "https://user@a.example",
+		"https://a.example:0", "https://a.example:99999", "https://a.example:08", "https://a..example",
+		"https://[1.2.3.4]", "https://a.example:443:1", "'self'", "https://a_b.example",
+	} {
+		if got, err := ParseOrigin(bad); err == nil {
+			t.Errorf("ParseOrigin(%q) = %q, want an error", bad, got)
+		}
+	}
+	if _, err := New(testFS(t), WithUploadOrigins("https://a.example; script-src *")); err == nil {
+		t.Error("New accepted an upload origin that would inject a CSP directive")
+	}
+}

@@ -33,6 +33,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	var (
 		c       config
 		origins string
+		uploads string
 		as      assertionFlags
 		pf      pushFlags
 		ua      upstreamAuthFlags
@@ -50,6 +51,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.StringVar(&c.internalListen, "internal-listen", "", "oauthbearer mode: loopback `address` (e.g. 127.0.0.1:8081) serving the token check to the XMPP server over HTTPS")
 	fs.StringVar(&c.server.Domain, "domain", "", "XMPP `domain` users log in to, required")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated page `origins` besides the relay's own that may use the bridge")
+	fs.StringVar(&uploads, "upload-origins", "", "comma-separated `origins` (scheme://host[:port]) of the XMPP server's HTTP upload service, which pages may PUT files to and show images and media from")
 	fs.BoolVar(&c.server.ForwardedProtoHTTPS, "forwarded-proto-https", false, "tell the XMPP server the client link is HTTPS (relay behind a TLS proxy)")
 	fs.DurationVar(&c.server.TokenTTL, "token-ttl", 15*time.Minute, "lifetime of relay access tokens")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file` (chain) to serve HTTPS; needs --tls-key")
@@ -117,6 +119,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 			c.server.AllowedOrigins = append(c.server.AllowedOrigins, o)
 		}
 	}
+	c.server.UploadOrigins = splitList(uploads)
 	if _, port, err := net.SplitHostPort(c.listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen %q: want host:port, e.g. 127.0.0.1:8080 or :8080", c.listen))
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {

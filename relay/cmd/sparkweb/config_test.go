@@ -67,6 +67,27 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad listen", args: append([]string{"--listen", "8080"}, required...), wantErr: []string{"listen \"8080\""}},
 		{name: "bad port", args: append([]string{"--listen", ":99999"}, required...), wantErr: []string{"bad port"}},
 		{name: "bad origin", args: append([]string{"--allowed-origins", "a.example"}, required...), wantErr: []string{"allowed origins"}},
+		{
+			name: "upload origins",
+			args: append([]string{"--upload-origins", "https://upload.example.org, http://127.0.0.1:5280,"}, required...),
+			check: func(t *testing.T, c config) {
+				if want := []string{"https://upload.example.org", "http://127.0.0.1:5280"}; !reflect.DeepEqual(c.server.UploadOrigins, want) {
+					t.Errorf("upload origins %q, want %q", c.server.UploadOrigins, want)
+				}
+			},
+		},
+		{
+			name: "upload origins from the environment",
+			args: required,
+			env:  map[string]string{"SPARKWEB_UPLOAD_ORIGINS": "https://upload.example.org"},
+			check: func(t *testing.T, c config) {
+				if want := []string{"https://upload.example.org"}; !reflect.DeepEqual(c.server.UploadOrigins, want) {
+					t.Errorf("upload origins %q, want %q", c.server.UploadOrigins, want)
+				}
+			},
+		},
+		{name: "bad upload origin", args: append([]string{"--upload-origins", "https://upload.example.org/share"}, required...), wantErr: []string{"upload origins", "/share"}},
+		{name: "upload origin injecting CSP", env: map[string]string{"SPARKWEB_UPLOAD_ORIGINS": "https://a.example; script-src *"}, args: required, wantErr: []string{"upload origins"}},
 		{name: "zero TTL", args: append([]string{"--token-ttl", "0s"}, required...), wantErr: []string{"must be positive"}},
 		{name: "TTL too long", args: append([]string{"--token-ttl", "72h"}, required...), wantErr: []string{"token TTL"}},
 		{name: "unparsable TTL flag", args: append([]string{"--token-ttl", "soon"}, required...), wantErr: []string{"invalid value"}},
