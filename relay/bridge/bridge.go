@@ -52,7 +52,7 @@ const (
 	UpstreamReadLimit = 1 << 20
 	// DefaultDialTimeout bounds the upstream WebSocket handshake.
 	DefaultDialTimeout = 10 * time.Second
-	// DefaultPingInterval is how often both peers are pinged.
+	// DefaultPingInterval is how often the client is pinged.
 	DefaultPingInterval = 30 * time.Second
 	// DefaultIdleTimeout ends a bridge that carried no message either way for this long.
 	DefaultIdleTimeout = time.Hour
@@ -101,7 +101,7 @@ type Options struct {
 	// MaxMessageSize caps one message from the client in bytes (close 1009 when exceeded);
 	// ClientReadLimit if zero.
 	MaxMessageSize int64
-	// PingInterval is how often both peers get a WebSocket ping; a peer that does not answer
+	// PingInterval is how often the client gets a WebSocket ping; a client that does not answer
 	// within the interval is taken for dead. DefaultPingInterval if zero, none if negative.
 	PingInterval time.Duration
 	// IdleTimeout closes a bridge that carried no message either way for this long;
@@ -387,7 +387,6 @@ type msgConn interface {
 	Read(ctx context.Context) (websocket.MessageType, []byte, error)
 	Write(ctx context.Context, typ websocket.MessageType, msg []byte) error
 	Close(code websocket.StatusCode, reason string) error
-	Ping(ctx context.Context) error
 }
 
 func isTCP(upstream string) bool {
@@ -522,9 +521,11 @@ func (b *bridge) run() {
 	wg.Wait()
 }
 
-// keepalive pings both peers and watches for idleness until the bridge ends. A browser answers
+// keepalive pings the client and watches for idleness until the bridge ends. A browser answers
 // pings by itself, so a tab that is gone (laptop lid shut, network lost) is found within two
-// intervals instead of when TCP finally gives up.
+// intervals instead of when TCP finally gives up. The server is not pinged: servers count any
+// byte from the client as activity, which would end client state indication (XEP-0352), and
+// the engine's own XMPP keepalive finds a dead server link.
 func (b *bridge) keepalive() {
 	if b.pingInterval < 0 && b.idleTimeout < 0 {
 		<-b.stopped
@@ -547,18 +548,13 @@ func (b *bridge) keepalive() {
 			return
 		}
 		if b.pingInterval > 0 {
-			for _, p := range []struct {
-				name string
-				c    msgConn
-			}{{"client", b.client}, {"server", b.upstream}} {
-				go func() {
-					ctx, cancel := context.WithTimeout(context.Background(), b.pingInterval)
-					defer cancel()
-					if err := p.c.Ping(ctx); err != nil && ctx.Err() != nil {
-						b.end("relay", websocket.StatusGoingAway, p.name+" did not answer ping")
-					}
-				}()
-			}
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), b.pingInterval)
+				defer cancel()
+				if err := b.client.Ping(ctx); err != nil && ctx.Err() != nil {
+					b.end("relay", websocket.StatusGoingAway, "client did not answer ping")
+				}
+			}()
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type echoUpstream struct {
 	headers []http.Header
 	closed  chan websocket.CloseError // how the bridge closed the upstream side
 	first   string                    // sent to the client as soon as it connects
+	pings   atomic.Int64              // WebSocket pings received from the bridge
 }
 
 func newEchoUpstream(t *testing.T) *echoUpstream {
@@ -40,7 +42,8 @@ func newEchoUpstream(t *testing.T) *echoUpstream {
 		u.mu.Lock()
 		u.headers = append(u.headers, r.Header.Clone())
 		u.mu.Unlock()
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"xmpp"}})
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"xmpp"},
+			OnPingReceived: func(context.Context, []byte) bool { u.pings.Add(1); return true }})
 		if err != nil {
 			return
 		}
@@ -130,11 +133,16 @@ func (f *fixture) url(token string) string {
 
 func (f *fixture) dial(t *testing.T, hdr http.Header) *websocket.Conn {
 	t.Helper()
+	return f.dialWith(t, &websocket.DialOptions{HTTPHeader: hdr})
+}
+
+// dialWith connects with opts, to which it adds the subprotocol and the relay's HTTP client.
+func (f *fixture) dialWith(t *testing.T, opts *websocket.DialOptions) *websocket.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, f.url(f.token), &websocket.DialOptions{
-		Subprotocols: []string{"xmpp"}, HTTPHeader: hdr, HTTPClient: f.relay.Client(),
-	})
+	opts.Subprotocols, opts.HTTPClient = []string{"xmpp"}, f.relay.Client()
+	c, resp, err := websocket.Dial(ctx, f.url(f.token), opts)
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -618,13 +626,22 @@ func TestKeepalive(t *testing.T) {
 	t.Run("live client survives pings", func(t *testing.T) {
 		up := newEchoUpstream(t)
 		f := newFixture(t, context.Background(), up.wsURL(), func(o *Options) { o.PingInterval = 50 * time.Millisecond }, false)
-		c := f.dial(t, nil)
+		var clientPings atomic.Int64
+		c := f.dialWith(t, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool { clientPings.Add(1); return true }})
 		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 		defer cancel()
 		// Reading answers the pings; only the test's own deadline ends the read.
 		_, _, err := c.Read(ctx)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("read: %v, want only the test deadline", err)
+		}
+		if clientPings.Load() == 0 {
+			t.Error("the client was never pinged")
+		}
+		// Servers take any byte from the client for activity, ending client state indication
+		// (XEP-0352): the server side must stay quiet.
+		if n := up.pings.Load(); n != 0 {
+			t.Errorf("the upstream got %d pings, want none", n)
 		}
 	})
 	t.Run("idle timeout", func(t *testing.T) {

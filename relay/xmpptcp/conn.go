@@ -420,27 +420,6 @@ func (c *Conn) Write(ctx context.Context, _ websocket.MessageType, msg []byte) e
 	return nil
 }
 
-// Ping sends a whitespace keepalive (RFC 6120 §4.6.1): TCP has no ping frame, but a write to a
-// dead peer fails.
-func (c *Conn) Ping(ctx context.Context) error {
-	if !c.isReady() {
-		return nil
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if !c.opened || c.closeSent {
-		return nil
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.w.SetWriteDeadline(dl)
-		defer c.w.SetWriteDeadline(time.Time{})
-	}
-	if _, err := c.w.Write([]byte(" ")); err != nil {
-		return fmt.Errorf("xmpptcp: keepalive: %w", err)
-	}
-	return nil
-}
-
 // Close ends the stream, if one is open, and closes the connection. The code and reason are
 // those of a WebSocket close and have no TCP equivalent.
 func (c *Conn) Close(websocket.StatusCode, string) error {

@@ -75,7 +75,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.IntVar(&l.MaxConnsPerJID, "max-conns-per-jid", d.MaxConnsPerJID, "concurrent bridges per account (-1: no limit)")
 	fs.IntVar(&l.MaxConnsPerIP, "max-conns-per-ip", d.MaxConnsPerIP, "concurrent bridges per client address (-1: no limit)")
 	fs.Int64Var(&l.MaxStanzaSize, "max-stanza-size", d.MaxStanzaSize, "largest WebSocket message accepted from a client, in `bytes`")
-	fs.DurationVar(&l.PingInterval, "ping-interval", d.PingInterval, "WebSocket ping interval on bridges; an unanswered ping ends the bridge (-1s: none)")
+	fs.DurationVar(&l.PingInterval, "ping-interval", d.PingInterval, "WebSocket ping interval towards browsers; an unanswered ping ends the bridge (-1s: none)")
 	fs.DurationVar(&l.IdleTimeout, "idle-timeout", d.IdleTimeout, "close bridges silent both ways this long (-1s: never)")
 	fs.DurationVar(&l.TokenIPEvery, "token-ip-every", d.TokenIPEvery, "per-address token requests: one earned back every `interval` (-1s: no limit)")
 	fs.IntVar(&l.TokenIPBurst, "token-ip-burst", d.TokenIPBurst, "per-address token requests allowed at once")
