@@ -121,6 +121,7 @@ li.out { align-self: flex-end; text-align: end; }
   background: var(--_bubble-in); white-space: pre-wrap; overflow-wrap: anywhere; max-width: 100%;
 }
 li.out .body { background: var(--_bubble-out); color: var(--_bubble-out-fg); }
+.body a { color: var(--_accent); }
 li.out .body a { color: inherit; }
 li[data-state="pending"] .body { opacity: .7; }
 li.retracted .body { font-style: italic; opacity: .75; }

@@ -535,13 +535,22 @@ export class SparkWebRoom extends HTMLElement {
 
   // --- messages ---
 
+  /** Renders the whole log at once: one DOM insertion and one layout, whatever its length. */
   #renderLog() {
     const { log, list } = this.#els;
-    list.replaceChildren();
     this.#shown.clear();
-    if (!this.room) return;
-    for (const msg of this.#earlier) this.#append(msg);
-    for (const msg of this.#client?.state.conversations[this.room] ?? []) this.#append(msg);
+    const frag = document.createDocumentFragment();
+    // By id, the engine's current version winning over an archive page's.
+    const byId = new Map();
+    const live = this.room ? this.#client?.state.conversations[this.room] ?? [] : [];
+    for (const msg of [...(this.room ? this.#earlier : []), ...live]) byId.set(msg.id || byId.size, msg);
+    const ts = (m) => m.timestamp ?? '';
+    const all = [...byId.values()].sort((a, b) => (ts(a) < ts(b) ? -1 : ts(a) > ts(b) ? 1 : 0));
+    for (const msg of all) {
+      if (msg.id) this.#shown.add(msg.id);
+      frag.append(this.#messageItem(msg));
+    }
+    list.replaceChildren(frag);
     log.scrollTop = log.scrollHeight;
   }
 

@@ -78,7 +78,7 @@ const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp
 
 const style = `
 ${themeCSS}
-:host { display: flex; flex-direction: column; gap: .5rem; min-height: 0; height: 100%; }
+:host { display: flex; flex-direction: column; gap: .5rem; min-height: 0; height: 100%; background: var(--_bg); }
 .toolbar { display: flex; gap: .4rem; align-items: center; }
 input {
   min-width: 0; padding: .4rem .55rem; border: 1px solid var(--_border); border-radius: var(--_radius);

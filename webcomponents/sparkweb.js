@@ -547,10 +547,11 @@ class Client {
         break;
       case 'message': {
         const list = (s.conversations[data.with] ??= []);
-        // The engine sends a message again when its state changes (pending → sent): update it.
+        // The engine sends a whole message again when it changes (pending → sent, a correction):
+        // replace it, so fields it no longer has (styled spans after an edit) go too.
         const i = data.id ? list.findIndex((m) => m.id === data.id) : -1;
         if (i < 0) list.push(data);
-        else list[i] = { ...list[i], ...data };
+        else list[i] = data;
         break;
       }
       case 'room': {
@@ -578,6 +579,9 @@ class Client {
         if (newNick) list = list.filter((x) => x.nick !== newNick).concat({ ...occupant, nick: newNick });
         else if (!left) list.push(occupant);
         s.occupants[room] = list;
+        // Nicks are unique in a room: the occupant with our nick renamed is us.
+        const r = newNick && s.rooms.find((x) => x.jid === room && x.nick === occupant.nick);
+        if (r) s.rooms[s.rooms.indexOf(r)] = { ...r, nick: newNick };
         break;
       }
       case 'bookmarks':

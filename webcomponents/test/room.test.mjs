@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, startStack, openSignedIn, inspectSharedWorker, nonce } from './harness.mjs';
+import { startFake, fakePage, emit } from './fake-engine.mjs';
 
 let stack;
 before(async () => {
@@ -282,5 +283,79 @@ test('room history: scroll-back loads earlier messages from the room archive', {
   } finally {
     await b?.context.close();
     await a?.context.close();
+  }
+});
+
+test('a room of 1,000 occupants and 500 messages: chunked occupant lists, measured', { timeout: 120_000 }, async (t) => {
+  // The scripted engine (fake-engine.mjs) makes a big room cheap; rendering is what is measured.
+  const room = 'big@conference.localhost';
+  const occupants = (prefix, n) =>
+    Array.from({ length: n }, (_, i) => ({
+      room, nick: `${prefix}${String(i).padStart(4, '0')}`, role: i % 10 ? 'participant' : 'moderator',
+      affiliation: i % 50 ? 'none' : 'member', show: 'available', status: '',
+    }));
+  const messages = Array.from({ length: 500 }, (_, i) => ({
+    id: `m${i}`, from: `${room}/user${i % 40}`, to: 'alice@localhost/web', with: room, type: 'groupchat',
+    nick: i === 7 ? '<img src=x onerror="self.pwned=1">' : `user${i % 40}`, body: `message ${i} for alice`,
+    timestamp: new Date(Date.UTC(2026, 0, 1, 10, 0, i)).toISOString(), outgoing: false, mentioned: i % 100 === 0,
+  }));
+  const snapshot = {
+    session: { state: 'online', jid: 'alice@localhost/web' },
+    roster: [], presence: [], requests: [],
+    conversations: { [room]: messages },
+    rooms: [{ jid: room, name: 'Big', nick: 'alice', subject: '', state: 'joined', role: 'moderator', affiliation: 'owner' }],
+    occupants: { [room]: [{ room, nick: 'alice', role: 'moderator', affiliation: 'owner', show: 'available', status: '' }, ...occupants('old', 999)] },
+  };
+  const fake = await startFake(snapshot, { '/big.html': fakePage(['sparkweb-room.js'], '') });
+  try {
+    const { page, errors } = await fake.open('/big.html');
+    // First render: the element added to a page whose façade already holds the room.
+    const firstMs = await page.evaluate(async (jid) => {
+      const t0 = performance.now();
+      const el = document.createElement('sparkweb-room');
+      el.setAttribute('room', jid);
+      document.body.append(el);
+      while (el.shadowRoot.querySelectorAll('button.occupant').length < 1000) await new Promise((r) => setTimeout(r, 5));
+      void el.shadowRoot.querySelector('.log').scrollHeight; // layout included
+      return performance.now() - t0;
+    }, room);
+    const el = page.locator('sparkweb-room');
+    assert.equal(await el.locator('[part~="message"]').count(), 500);
+    assert.equal(await el.locator('[part~="message-mention"]').count(), 5);
+    assert.equal(await el.locator('img').count(), 0, 'nicks are text');
+    assert.equal(await el.locator('#occ-title').textContent(), 'Occupants (1000)');
+
+    // A fresh list in two chunks (full, then more): the element renders once the last one is in.
+    const chunkMs = await page.evaluate(async ([jid, first, second]) => {
+      const el = document.querySelector('sparkweb-room');
+      const t0 = performance.now();
+      await window.client.request('test.emit', { event: 'occupants', data: { room: jid, items: first, full: true, more: true } });
+      await window.client.request('test.emit', { event: 'occupants', data: { room: jid, items: second, full: false } });
+      while (!el.shadowRoot.querySelector('button.occupant[data-nick="new0999"]')) await new Promise((r) => setTimeout(r, 5));
+      return performance.now() - t0;
+    }, [room, occupants('new', 500), occupants('new', 1000).slice(500)]);
+    assert.equal(await el.locator('button.occupant').count(), 1000, 'the fresh list replaced the old one');
+    assert.equal(await el.locator('button.occupant[data-nick^="old"]').count(), 0);
+    assert.deepEqual(await el.locator('[part="occupant-group-name"]').allTextContents(), ['Moderators', 'Participants']);
+
+    // A burst of 100 presence changes renders once per frame, not 100 times.
+    const burstMs = await page.evaluate(async (jid) => {
+      const el = document.querySelector('sparkweb-room');
+      const t0 = performance.now();
+      for (let i = 0; i < 100; i++) {
+        window.client.request('test.emit', { event: 'occupant', data: { room: jid, nick: `new${String(i).padStart(4, '0')}`, role: 'participant', affiliation: 'none', show: 'away', status: '', left: i % 2 === 0 } });
+      }
+      while (el.shadowRoot.querySelectorAll('button.occupant').length !== 950) await new Promise((r) => setTimeout(r, 5));
+      return performance.now() - t0;
+    }, room);
+    await emit(page, 'occupant', { room, nick: 'new0001', role: 'visitor', affiliation: 'none', show: 'dnd', status: '' });
+    await el.locator('[part="occupant-group-name"]', { hasText: 'Visitors' }).waitFor({ timeout: 5_000 });
+    t.diagnostic(`first render, 500 messages + 1,000 occupants: ${firstMs.toFixed(0)} ms`);
+    t.diagnostic(`fresh 1,000-occupant list in 2 chunks, event to rendered: ${chunkMs.toFixed(0)} ms`);
+    t.diagnostic(`100 occupant changes, events to rendered: ${burstMs.toFixed(0)} ms`);
+    assert.equal(await page.evaluate(() => self.pwned), undefined);
+    assert.deepEqual(errors, []);
+  } finally {
+    await fake.close();
   }
 });

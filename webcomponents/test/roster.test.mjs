@@ -1,9 +1,9 @@
 // <sparkweb-roster> against the real engine, relay and Prosody: a 5,000-contact roster stays a
 // small window of rows that scrolls and keyboard-navigates to its end; contact requests are
 // approved from the list; "Add contact" asks for a subscription; unread counts follow incoming
-// messages and clear when the chat shows them, across a reload. Avatars are driven by a scripted
-// engine (the avatar ops are being added to the engine): the picture from avatar.get, fetched once
-// per hash, initials without one.
+// messages and clear when the chat shows them, across a reload; a contact's new avatar (XEP-0084)
+// replaces the initials. A scripted engine covers what a server cannot be made to do on demand:
+// avatars fetched once per hash, SVG refused, and the ops of Deny, Rename and Remove.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -190,7 +190,28 @@ test('requests approved from the list, add contact, unread counts', { timeout: 1
   }
 });
 
-// Avatars through a scripted engine: the avatar ops are not in the engine yet.
+test('avatars through the real engine: a contact\'s new picture shows in the roster', { timeout: 120_000 }, async () => {
+  const { alice, bob } = stack.users;
+  const a = await openAs(alice);
+  const b = await openAs(bob);
+  try {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    await request(a.page, 'avatar.set', { type: 'image/png', data: png });
+    const img = row(b.page, alice.jid).locator('[part="avatar"] img:not([hidden])');
+    await img.waitFor({ timeout: 30_000 });
+    assert.match(await img.getAttribute('src'), /^blob:/);
+    assert.equal(await img.evaluate((i) => i.naturalWidth), 1);
+    // Removed: initials again.
+    await request(a.page, 'avatar.set', {});
+    await row(b.page, alice.jid).locator('[part="avatar"]', { hasText: 'A' }).waitFor({ timeout: 30_000 });
+    for (const s of [a, b]) assert.deepEqual(s.errors, []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
+// Avatars through a scripted engine: fetched once per hash, types other than raster images refused.
 test('avatars: picture by hash from avatar.get, once per hash; initials otherwise', { timeout: 60_000 }, async () => {
   // A 1×1 PNG.
   const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
