@@ -579,9 +579,6 @@ class Client {
         if (newNick) list = list.filter((x) => x.nick !== newNick).concat({ ...occupant, nick: newNick });
         else if (!left) list.push(occupant);
         s.occupants[room] = list;
-        // Nicks are unique in a room: the occupant with our nick renamed is us.
-        const r = newNick && s.rooms.find((x) => x.jid === room && x.nick === occupant.nick);
-        if (r) s.rooms[s.rooms.indexOf(r)] = { ...r, nick: newNick };
         break;
       }
       case 'bookmarks':

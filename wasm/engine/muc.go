@@ -451,7 +451,11 @@ func (e *Engine) onRoomPresence(p incomingPresence) bool {
 			return true
 		}
 		if occ.NewNick != "" {
-			r.Nick = occ.NewNick // our own presence under the new nick follows
+			// Our own presence under the new nick follows; tabs learn the nick now, and the
+			// room is kept (persisted) under it so a rejoin uses it.
+			r.Nick = occ.NewNick
+			e.emitLocked("room", r.Room)
+			e.persistRoomsLocked()
 			return true
 		}
 		// We are out: left, kicked, banned, or the room went away.

@@ -161,6 +161,8 @@ func TestRooms(t *testing.T) {
 		if r.Nick != "Robert" {
 			t.Errorf("muc.nick = %+v", r)
 		}
+		// Tabs learn the new nick from a room event, not only the tab that asked.
+		waitRoom(t, bobTab, room1, func(r protocol.Room) bool { return r.Nick == "Robert" })
 		waitOccupant(t, aliceTab, room1, func(o protocol.Occupant) bool { return o.Nick == "Bob" && o.Left && o.NewNick == "Robert" })
 		waitOccupant(t, aliceTab, room1, func(o protocol.Occupant) bool { return o.Nick == "Robert" && !o.Left })
 		if code := doErr(t, bob, "muc.nick", map[string]string{"room": room1, "nick": "Alice"}); code != "conflict" {
