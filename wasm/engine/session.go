@@ -86,7 +86,9 @@ func (e *Engine) opLogin(ctx context.Context, raw json.RawMessage) (any, error) 
 		e.mu.Unlock()
 		return nil, protocol.Errorf(protocol.CodeConflict, "already %s as %s", e.st.session.State, e.st.session.JID)
 	}
-	if e.acct != nil && e.acct.JID != j.String() {
+	// Compared bare: each login without a resource picks a new one, and signing in again as the
+	// same account (after auth-failed) must keep its outbox and history.
+	if e.acct != nil && bare(e.acct.JID) != j.Bare().String() {
 		// Another account signs in: nothing of the previous one may show.
 		e.forgetLocked()
 	}

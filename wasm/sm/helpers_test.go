@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,10 +46,16 @@ type proxy struct {
 	ln     net.Listener
 	target string
 
-	mu     sync.Mutex
-	frozen bool
-	conns  []net.Conn // server-side connections
-	up     int64      // bytes forwarded from clients to the server
+	mu    sync.Mutex
+	links []*link // every connection so far
+	up    int64   // bytes forwarded from clients to the server
+}
+
+// link is one proxied connection. Freezing is per link: a new connection (a resumption) must
+// not thaw the old one, whose unread bytes would then still reach the server.
+type link struct {
+	server net.Conn
+	frozen atomic.Bool
 }
 
 func newProxy(t *testing.T, wsURL string) (*proxy, string) {
@@ -79,12 +86,12 @@ func (p *proxy) serve() {
 			_ = c.Close()
 			continue
 		}
+		l := &link{server: s}
 		p.mu.Lock()
-		p.frozen = false
-		p.conns = append(p.conns, s)
+		p.links = append(p.links, l)
 		p.mu.Unlock()
-		go p.pipe(s, c, &p.up)
-		go p.pipe(c, s, nil)
+		go p.pipe(l, s, c, &p.up)
+		go p.pipe(l, c, s, nil)
 	}
 }
 
@@ -95,18 +102,18 @@ func (p *proxy) Up() int64 {
 	return p.up
 }
 
-func (p *proxy) pipe(dst, src net.Conn, count *int64) {
+func (p *proxy) pipe(l *link, dst, src net.Conn, count *int64) {
 	defer dst.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			p.mu.Lock()
-			frozen := p.frozen
+			frozen := l.frozen.Load()
 			if count != nil && !frozen {
+				p.mu.Lock()
 				*count += int64(n)
+				p.mu.Unlock()
 			}
-			p.mu.Unlock()
 			if !frozen {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					return
@@ -119,21 +126,23 @@ func (p *proxy) pipe(dst, src net.Conn, count *int64) {
 	}
 }
 
-// Freeze drops every byte from now on, until the next connection.
+// Freeze drops every byte of the connections so far; later connections work.
 func (p *proxy) Freeze() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.frozen = true
+	for _, l := range p.links {
+		l.frozen.Store(true)
+	}
 }
 
 // Cut closes the server side of every connection so far.
 func (p *proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
+	for _, l := range p.links {
+		_ = l.server.Close()
 	}
-	p.conns = nil
+	p.links = nil
 }
 
 // client is one logged-in account that records the message bodies it receives, in order.
