@@ -1,14 +1,21 @@
 // <sparkweb-login>: sign-in form, then the signed-in account with a status select and "Sign out".
+// When the relay allows sign-up (account.registerForm answers: GET /api/register), the form also
+// offers "Create account": the same form with a password confirmation, which registers the
+// account (account.register) and then signs in with it.
 //
 // Attributes: `domain` (optional) is appended to an address typed without "@"; `no-status` hides
-// the status select (for pages that have a <sparkweb-presence>).
+// the status select (for pages that have a <sparkweb-presence>); `no-register` never offers sign-up.
 // Properties: `strings` (this element's texts by key).
-// Parts: form, field, label, input, button, error, account, jid, status, progress.
+// Events: sparkweb-account-created {jid} once a new account exists (before it signs in).
+// Parts: form, field, label, input, button, toggle, error, account, jid, status, progress.
 // Strings: login.address, login.addressPlaceholder, login.password, login.submit, login.signingIn,
 // login.signedInAs, login.status, login.show.available, login.show.away, login.show.dnd,
 // login.show.xa, login.signOut, login.reconnecting, login.starting, login.error.notAuthorized,
 // login.error.unreachable, login.error.conflict, login.error.failed, login.error.badAddress,
-// login.error.noPassword, login.error.notReady.
+// login.error.noPassword, login.error.notReady, login.register, login.registerSubmit,
+// login.registering, login.haveAccount, login.confirmPassword, login.error.mismatch,
+// login.error.taken, login.error.registerNotAllowed, login.error.registerRefused,
+// login.error.tooMany.
 // It reflects the session of every tab: signing in or out in one tab updates all of them.
 import { connect, bareJID, themeCSS } from './sparkweb.js';
 import { defineStrings, t } from './i18n.js';
@@ -35,6 +42,16 @@ defineStrings({
   'login.error.badAddress': 'Enter your address as name@server.',
   'login.error.noPassword': 'Enter your password.',
   'login.error.notReady': 'SparkWeb is still starting; try again in a moment.',
+  'login.register': 'Create account',
+  'login.registerSubmit': 'Create account',
+  'login.registering': 'Creating account…',
+  'login.haveAccount': 'I have an account',
+  'login.confirmPassword': 'Confirm password',
+  'login.error.mismatch': 'The passwords do not match.',
+  'login.error.taken': 'That name is taken. Choose another one.',
+  'login.error.registerNotAllowed': 'This server does not allow creating accounts here.',
+  'login.error.registerRefused': 'The server refused this name or password.',
+  'login.error.tooMany': 'Too many attempts. Try again later.',
 });
 
 const template = document.createElement('template');
@@ -54,6 +71,7 @@ button {
   background: var(--_accent); color: var(--_accent-fg); cursor: pointer;
 }
 button.secondary { background: transparent; color: var(--_accent); }
+button[hidden] { display: none; }
 button:disabled { opacity: .6; cursor: progress; }
 .account { align-items: center; }
 .account .status { display: flex; align-items: center; gap: .4rem; }
@@ -74,7 +92,12 @@ button:disabled { opacity: .6; cursor: progress; }
     <label part="label" for="password"></label>
     <input part="input" id="password" name="password" type="password" autocomplete="current-password" required>
   </div>
+  <div class="field confirm" part="field">
+    <label part="label" for="confirm"></label>
+    <input part="input" id="confirm" name="confirm" type="password" autocomplete="new-password">
+  </div>
   <button part="button" type="submit"></button>
+  <button part="toggle" class="secondary toggle" type="button" hidden></button>
 </form>
 <div class="account" part="account" hidden>
   <p class="who"></p>
@@ -112,9 +135,24 @@ export function loginErrorText(err, strings) {
   }
 }
 
+/**
+ * The message shown for an error of account.register, by its stable code.
+ * @param {{code?: string, message?: string, key?: string}|null} err
+ * @param {Record<string, string>|null} [strings] an element's own texts
+ */
+export function registerErrorText(err, strings) {
+  const key = {
+    conflict: 'login.error.taken',
+    'not-allowed': 'login.error.registerNotAllowed',
+    'not-acceptable': 'login.error.registerRefused',
+    'resource-constraint': 'login.error.tooMany',
+  }[err?.code];
+  return key && !err.key ? t(key, null, strings) : loginErrorText(err, strings);
+}
+
 /** Sign-in form and account controls for the shared SparkWeb session. */
 export class SparkWebLogin extends HTMLElement {
-  static observedAttributes = ['no-status'];
+  static observedAttributes = ['no-status', 'no-register'];
 
   #client = null;
   #off = [];
@@ -123,6 +161,14 @@ export class SparkWebLogin extends HTMLElement {
   #strings = null;
   /** The error shown, kept so that new strings can render it again. */
   #error = null;
+  /** Whether the error came from account.register (its codes read differently). */
+  #registerError = false;
+  /** null until the relay said whether it allows sign-up; then true or false. */
+  #canRegister = null;
+  /** The form creates an account instead of signing in. */
+  #registering = false;
+  /** account.registerForm is on its way. */
+  #checking = false;
   #onStrings = () => this.#render();
 
   constructor() {
@@ -134,7 +180,11 @@ export class SparkWebLogin extends HTMLElement {
       form: $('form'),
       jid: $('#jid'),
       password: $('#password'),
-      submit: $('form button'),
+      submit: $('form button[type="submit"]'),
+      confirmBox: $('.confirm'),
+      confirm: $('#confirm'),
+      toggle: $('.toggle'),
+      confirmLabel: $('label[for="confirm"]'),
       account: $('.account'),
       who: $('.who'),
       statusBox: $('.status'),
@@ -145,7 +195,16 @@ export class SparkWebLogin extends HTMLElement {
     };
     this.#els.form.addEventListener('submit', (e) => {
       e.preventDefault();
-      this.#login();
+      if (this.#registering) this.#register();
+      else this.#login();
+    });
+    // In the form only while creating an account: signing in has one password field.
+    this.#els.confirmBox.remove();
+    this.#els.toggle.addEventListener('click', () => {
+      this.#registering = !this.#registering;
+      this.#showError(null);
+      this.#render();
+      this.#els.jid.focus();
     });
     this.#els.logout.addEventListener('click', () => this.#logout());
     this.#els.show.addEventListener('change', () => this.#setShow());
@@ -192,6 +251,25 @@ export class SparkWebLogin extends HTMLElement {
     this.#render();
   }
 
+  /**
+   * Asks the relay once, when the form is first shown, whether it allows sign-up (each question
+   * costs the relay a stream to the XMPP server); any refusal or failure means it does not.
+   */
+  async #checkRegister() {
+    if (this.#canRegister !== null || this.#checking || this.hasAttribute('no-register')) return;
+    const client = this.#client;
+    this.#checking = true;
+    try {
+      await client.request('account.registerForm');
+      this.#canRegister = true;
+    } catch {
+      this.#canRegister = false;
+    } finally {
+      this.#checking = false;
+    }
+    if (this.#client === client) this.#render();
+  }
+
   disconnectedCallback() {
     document.removeEventListener('sparkweb-strings', this.#onStrings);
     for (const off of this.#off) off();
@@ -199,7 +277,8 @@ export class SparkWebLogin extends HTMLElement {
     this.#client = null;
   }
 
-  async #login() {
+  /** The typed address and password if they will do, else null with the error shown. */
+  #credentials() {
     const els = this.#els;
     let jid = els.jid.value.trim();
     const password = els.password.value;
@@ -208,17 +287,25 @@ export class SparkWebLogin extends HTMLElement {
     if (!/^[^@/\s]+@[^@/\s]+$/.test(bareJID(jid))) {
       this.#showError({ key: 'login.error.badAddress' });
       els.jid.focus();
-      return;
+      return null;
     }
     if (!password) {
       this.#showError({ key: 'login.error.noPassword' });
       els.password.focus();
-      return;
+      return null;
     }
     if (!this.#client) {
       this.#showError({ key: 'login.error.notReady' });
-      return;
+      return null;
     }
+    return { jid, password };
+  }
+
+  async #login() {
+    const els = this.#els;
+    const creds = this.#credentials();
+    if (!creds) return;
+    const { jid, password } = creds;
     this.#busy = true;
     this.#showError(null);
     this.#render();
@@ -228,6 +315,42 @@ export class SparkWebLogin extends HTMLElement {
     } catch (err) {
       this.#showError(err);
       els.password.select();
+    } finally {
+      this.#busy = false;
+      this.#render();
+    }
+  }
+
+  /** Creates the account, then signs in with it; the form stays filled if either fails. */
+  async #register() {
+    const els = this.#els;
+    const creds = this.#credentials();
+    if (!creds) return;
+    if (els.confirm.value !== creds.password) {
+      this.#showError({ key: 'login.error.mismatch' });
+      els.confirm.select();
+      return;
+    }
+    const jid = bareJID(creds.jid);
+    this.#busy = true;
+    this.#showError(null);
+    this.#render();
+    try {
+      try {
+        await this.#client.request('account.register', { jid, password: creds.password });
+      } catch (err) {
+        this.#showError(err, true);
+        (err.code === 'conflict' ? els.jid : els.password).select();
+        return;
+      }
+      this.dispatchEvent(new CustomEvent('sparkweb-account-created', { bubbles: true, composed: true, detail: { jid } }));
+      this.#registering = false;
+      try {
+        await this.#client.request('session.login', { jid, password: creds.password });
+        els.password.value = els.confirm.value = '';
+      } catch (err) {
+        this.#showError(err);
+      }
     } finally {
       this.#busy = false;
       this.#render();
@@ -250,10 +373,15 @@ export class SparkWebLogin extends HTMLElement {
     }
   }
 
-  /** Shows an error value (or clears the alert with null). Text only: messages come from the network. */
-  #showError(err) {
+  /**
+   * Shows an error value (or clears the alert with null). Text only: messages come from the network.
+   * @param {object|null} err
+   * @param {boolean} [register] the error is account.register's
+   */
+  #showError(err, register = false) {
     this.#error = err;
-    const text = err ? loginErrorText(err, this.#strings) : '';
+    this.#registerError = register;
+    const text = !err ? '' : register ? registerErrorText(err, this.#strings) : loginErrorText(err, this.#strings);
     if (this.#els.error.textContent !== text) this.#els.error.textContent = text;
   }
 
@@ -265,6 +393,8 @@ export class SparkWebLogin extends HTMLElement {
     root.querySelector('label[for="jid"]').textContent = t('login.address', null, s);
     els.jid.placeholder = t('login.addressPlaceholder', null, s);
     root.querySelector('label[for="password"]').textContent = t('login.password', null, s);
+    els.confirmLabel.textContent = t('login.confirmPassword', null, s);
+    els.toggle.textContent = t(this.#registering ? 'login.haveAccount' : 'login.register', null, s);
     root.querySelector('label[for="show"]').textContent = t('login.status', null, s);
     for (const option of els.show.options) option.textContent = t(`login.show.${option.value}`, null, s);
     els.logout.textContent = t('login.signOut', null, s);
@@ -284,13 +414,28 @@ export class SparkWebLogin extends HTMLElement {
     els.account.hidden = !online;
     els.statusBox.hidden = this.hasAttribute('no-status');
     renderSignedInAs(els.who, online ? session.jid : '', s);
+    // Sign-up only where the relay allows it, and not while a sign-in is under way.
+    const offerRegister = this.#canRegister === true && !this.hasAttribute('no-register');
+    if (!offerRegister) this.#registering = false;
+    const registering = this.#registering;
+    const submitKey = registering ? (connecting ? 'login.registering' : 'login.registerSubmit') : connecting ? 'login.signingIn' : 'login.submit';
     els.submit.disabled = connecting || !this.#client;
-    els.submit.textContent = t(connecting ? 'login.signingIn' : 'login.submit', null, s);
-    els.jid.disabled = els.password.disabled = connecting;
-    const progress = reconnecting ? 'login.reconnecting' : connecting ? 'login.signingIn' : !this.#client ? 'login.starting' : '';
+    els.submit.textContent = t(submitKey, null, s);
+    els.jid.disabled = els.password.disabled = els.confirm.disabled = els.toggle.disabled = connecting;
+    if (registering && !els.confirmBox.isConnected) els.submit.before(els.confirmBox);
+    else if (!registering && els.confirmBox.isConnected) els.confirmBox.remove();
+    els.confirm.required = registering;
+    els.password.autocomplete = registering ? 'new-password' : 'current-password';
+    els.toggle.hidden = !offerRegister;
+    if (!online && this.#client) this.#checkRegister();
+    const progress = reconnecting
+      ? 'login.reconnecting'
+      : connecting
+        ? registering ? 'login.registering' : 'login.signingIn'
+        : !this.#client ? 'login.starting' : '';
     const progressText = progress ? t(progress, null, s) : '';
     if (els.progress.textContent !== progressText) els.progress.textContent = progressText;
-    if (this.#error) this.#showError(this.#error);
+    if (this.#error) this.#showError(this.#error, this.#registerError);
     if (online) {
       const own = this.#client.state.presence.find((p) => p.jid === session.jid);
       if (own) els.show.value = own.show in { available: 1, away: 1, dnd: 1, xa: 1 } ? own.show : 'available';

@@ -267,6 +267,8 @@ export interface SparkWebEventMap {
   'sparkweb-open': CustomEvent<{ type: '' | 'chat' | 'room' | 'profile'; jid: string }>;
   'sparkweb-leave': CustomEvent<{ jid: string }>;
   'sparkweb-presence-change': CustomEvent<{ show: string; status: string }>;
+  /** <sparkweb-login> created an account (bare JID), before signing in with it. */
+  'sparkweb-account-created': CustomEvent<{ jid: string }>;
 }
 
 declare global {

@@ -1,17 +1,36 @@
 // <sparkweb-app>: composition, signed-in and signed-out views, the open conversation kept in the
-// address, the one-pane layout of narrow screens with its keyboard way back; driven by the
-// scripted engine of fake-engine.mjs. examples.test.mjs runs it against the real stack.
+// address, the one-pane layout of narrow screens with its keyboard way back. Real Prosody, relay
+// and engine (alice, with bob in her roster); a TCP proxy between the relay and Prosody cuts the
+// connection for the reconnecting view. Room and rooms events that need a room the test does not
+// create are dispatched as those elements dispatch them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { aliceSnapshot, emit, fakePage, startFake } from './fake-engine.mjs';
+import { startStack, routeTestPage, login } from './harness.mjs';
 
-let fake;
+let stack;
 before(async () => {
-  fake = await startFake(aliceSnapshot(), {
-    '/app.html': fakePage(['sparkweb-app.js'], '<sparkweb-app no-service-worker></sparkweb-app>'),
-  });
+  stack = await startStack({ upstreamProxy: true });
 });
-after(() => fake?.close());
+after(() => stack?.close());
+
+const PAGE = '/app.html';
+
+/** A fresh context (one engine) showing the app, signed in as alice, both panes there. */
+async function open(contextOptions) {
+  const context = await stack.browser.newContext(contextOptions);
+  await routeTestPage(context, stack.url + PAGE, {
+    modules: ['/webcomponents/sparkweb-app.js'],
+    body: '<sparkweb-app no-service-worker></sparkweb-app>',
+  });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err));
+  await page.goto(stack.url + PAGE);
+  await page.locator('body[data-ready="yes"]').waitFor({ state: 'attached', timeout: 10_000 });
+  await login(page, stack.users.alice);
+  await until(page, { signin: false, loginSlot: 'account' }, 30_000);
+  return { page, context, errors };
+}
 
 /** Which parts of the app are visible, and where the pieces are. */
 function layout(page) {
@@ -37,7 +56,7 @@ function layout(page) {
   });
 }
 
-async function until(page, want, ms = 5_000) {
+async function until(page, want, ms = 15_000) {
   let last;
   for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
     last = await layout(page);
@@ -47,15 +66,11 @@ async function until(page, want, ms = 5_000) {
   return last;
 }
 
-/** Selects a contact the way <sparkweb-roster> reports it. */
-const select = (page, jid) =>
-  page.evaluate((jid) => {
-    const roster = document.querySelector('sparkweb-app > sparkweb-roster');
-    roster.dispatchEvent(new CustomEvent('sparkweb-select', { bubbles: true, composed: true, detail: { jid } }));
-  }, jid);
+/** Selects a contact in the roster, as a user does. */
+const select = (page, jid) => page.locator(`sparkweb-roster [role="treeitem"][data-jid="${jid}"]`).first().click();
 
-test('app: composes the elements; a selected contact opens its chat and goes into the address', { timeout: 60_000 }, async () => {
-  const { page, context, errors } = await fake.open('/app.html', { viewport: { width: 1100, height: 700 } });
+test('app: composes the elements; a selected contact opens its chat and goes into the address', { timeout: 90_000 }, async () => {
+  const { page, context, errors } = await open({ viewport: { width: 1100, height: 700 } });
   try {
     const first = await until(page, { signin: false, panes: true, sidebar: true, main: true, placeholder: true, loginSlot: 'account' });
     assert.equal(first.back, false, 'no back button when both panes fit');
@@ -80,7 +95,7 @@ test('app: composes the elements; a selected contact opens its chat and goes int
     assert.equal(await page.locator('sparkweb-roster').getAttribute('selected'), null);
     await page.evaluate(() => (location.hash = '#profile'));
     await until(page, { room: null, profile: true, view: { type: 'profile', jid: '' } });
-    assert.equal(await page.locator('sparkweb-app').getByRole('button', { name: 'Profile' }).getAttribute('aria-pressed'), 'true');
+    assert.equal(await page.locator('sparkweb-app').getByRole('button', { name: 'Profile', exact: true }).getAttribute('aria-pressed'), 'true');
     await page.evaluate(() => (location.hash = '#chat=<img src=x>'));
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual((await layout(page)).view, { type: 'profile', jid: '' }, 'an address that is not a JID opens nothing');
@@ -114,30 +129,34 @@ test('app: composes the elements; a selected contact opens its chat and goes int
   }
 });
 
-test('app: signed out shows only the sign-in form; signing in brings the panes back', { timeout: 60_000 }, async () => {
-  const { page, context, errors } = await fake.open('/app.html', { viewport: { width: 1100, height: 700 } });
+test('app: signed out shows only the sign-in form; signing in brings the panes back', { timeout: 90_000 }, async () => {
+  const { page, context, errors } = await open({ viewport: { width: 1100, height: 700 } });
   try {
     await until(page, { panes: true, loginSlot: 'account' });
-    await emit(page, 'session', { state: 'offline', jid: '' });
+    await page.locator('sparkweb-login').getByRole('button', { name: 'Sign out' }).click();
     await until(page, { signin: true, panes: false, loginSlot: 'signin' });
     const app = page.locator('sparkweb-app');
     assert.equal(await app.getByRole('heading', { name: 'Sign in', level: 2 }).isVisible(), true);
     assert.equal(await page.locator('sparkweb-login').getByLabel('Address', { exact: true }).isVisible(), true);
     assert.equal(await page.locator('sparkweb-presence').isVisible(), false, 'no status picker while signed out');
-    assert.equal(await app.getByRole('button', { name: 'Profile' }).count(), 0, 'no profile while signed out');
+    assert.equal(await app.getByRole('button', { name: 'Profile', exact: true }).count(), 0, 'no profile while signed out');
     assert.equal(await page.locator('sparkweb-notifications').getByRole('button').isVisible(), true, 'notifications can be set up before signing in');
+    await login(page, stack.users.alice);
+    await until(page, { signin: false, panes: true, loginSlot: 'account' }, 30_000);
     // Reconnecting is still signed in: the engine gets the session back by itself.
-    await emit(page, 'session', { state: 'reconnecting', jid: 'alice@localhost/web' });
+    await stack.upstream.cut();
+    await page.waitForFunction(() => document.querySelector('sparkweb-status')?.getAttribute('state') === 'reconnecting', null, { timeout: 15_000 });
     await until(page, { signin: false, panes: true, loginSlot: 'account' });
     assert.equal(await page.locator('sparkweb-status').getAttribute('active'), '', 'the banner says so');
     assert.deepEqual(errors, []);
   } finally {
+    await stack.upstream.restore().catch(() => {}); // already listening unless the cut happened
     await context.close();
   }
 });
 
-test('app: on a narrow screen one pane at a time, Back and Escape return to the list', { timeout: 60_000 }, async () => {
-  const { page, context, errors } = await fake.open('/app.html', { viewport: { width: 400, height: 700 } });
+test('app: on a narrow screen one pane at a time, Back and Escape return to the list', { timeout: 90_000 }, async () => {
+  const { page, context, errors } = await open({ viewport: { width: 400, height: 700 } });
   try {
     await until(page, { sidebar: true, main: false });
     await select(page, 'bob@localhost');

@@ -1,6 +1,7 @@
 // Shared harness for SparkWeb's browser tests: a throwaway Prosody (testenv/prosody.sh), the real
 // relay binary (bin/sparkweb, built by `make`) and Debian's Chromium driven by playwright-core.
 // Everything started here is stopped by the returned close functions, also after a failure.
+import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -200,21 +201,35 @@ export async function launchBrowser() {
 
 /**
  * Prosody with alice and bob, the relay in front of it, and a browser. close() stops all three.
+ * Options: `prosodyEnv` for testenv/prosody.sh (e.g. PROSODY_ALLOW_REGISTRATION), `relayArgs`
+ * (more relay flags), `upstreamProxy: true` to put a TCP proxy (startProxy) between the relay and
+ * Prosody, returned as `upstream`: cutting or holding it drops or stalls every XMPP stream and the
+ * relay's password checks, while the pages and the relay stay reachable.
+ * @param {{prosodyEnv?: Object<string,string>, relayArgs?: string[], upstreamProxy?: boolean}} [options]
  */
-export async function startStack() {
+export async function startStack({ prosodyEnv = {}, relayArgs = [], upstreamProxy = false } = {}) {
   const cleanups = [];
   const close = async () => {
     for (const fn of cleanups.reverse()) await fn().catch((err) => console.error('cleanup:', err));
     cleanups.length = 0;
   };
   try {
-    const prosody = await startProsody();
+    const prosody = await startProsody({ env: prosodyEnv });
     cleanups.push(prosody.stop);
-    const relay = await startRelay({ upstream: prosody.wsURL, domain: prosody.domain });
+    let upstream = null;
+    let wsURL = prosody.wsURL;
+    if (upstreamProxy) {
+      const ws = new URL(prosody.wsURL);
+      upstream = await startProxy(ws.host);
+      cleanups.push(upstream.stop);
+      ws.host = new URL(upstream.url).host;
+      wsURL = ws.href;
+    }
+    const relay = await startRelay({ upstream: wsURL, domain: prosody.domain, args: relayArgs });
     cleanups.push(relay.stop);
     const browser = await launchBrowser();
     cleanups.push(() => browser.close());
-    return { prosody, relay, browser, users: prosody.users, url: relay.url, close };
+    return { prosody, relay, upstream, browser, users: prosody.users, url: relay.url, close };
   } catch (err) {
     await close();
     throw err;
@@ -350,6 +365,32 @@ export async function inspectSharedWorker(browser, { timeout = 10_000 } = {}) {
   };
 }
 
+/**
+ * A new room's local part (prefix and a nonce) and bare JID on the MUC service of stack's Prosody.
+ * @returns {{name: string, jid: string}}
+ */
+export function newRoom(stack, prefix) {
+  const name = `${prefix}${nonce()}`;
+  return { name, jid: `${name}@conference.${stack.prosody.domain}` };
+}
+
+/**
+ * Creates a room with the create form of the page's <sparkweb-rooms>: by name (the element finds
+ * the server's MUC service), with a title and a password if given.
+ * @param {import('playwright-core').Page} page
+ * @param {string} name
+ * @param {{title?: string, password?: string}} [options]
+ */
+export async function createRoom(page, name, { title, password } = {}) {
+  const rooms = page.locator('sparkweb-rooms');
+  await rooms.getByText('Create a room').click();
+  const form = rooms.locator('.create-form');
+  await form.getByLabel('Room address').fill(name);
+  if (title) await form.getByLabel('Name', { exact: true }).fill(title);
+  if (password) await form.getByLabel('Password (optional)').fill(password);
+  await rooms.getByRole('button', { name: 'Create' }).click();
+}
+
 /** Fills <sparkweb-login> and submits it. */
 export async function login(page, { jid, password }) {
   const form = page.locator('sparkweb-login');
@@ -430,14 +471,89 @@ export async function openSignedIn(stack, user, { path, query = '', ...page }) {
     modules: ['/webcomponents/sparkweb-login.js', ...page.modules],
     body: '<sparkweb-login></sparkweb-login>' + page.body,
   });
-  const tab = await context.newPage();
-  const errors = [];
-  tab.on('pageerror', (err) => errors.push(err));
-  await tab.goto(stack.url + path + query);
-  await tab.locator('body[data-ready="yes"]').waitFor({ timeout: 10_000 });
+  const { page: tab, errors } = await openPage(context, stack.url + path + query);
   await login(tab, user);
   await signedInJID(tab);
   return { page: tab, context, errors };
+}
+
+/**
+ * Opens url in a new page of context and waits until its body has data-ready (see routeTestPage).
+ * @param {import('playwright-core').BrowserContext} context
+ * @param {string} url
+ * @returns {Promise<{page: import('playwright-core').Page, errors: Error[]}>} errors collects the
+ *   page's uncaught errors
+ */
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err));
+  await page.goto(url);
+  await page.locator('body[data-ready="yes"]').waitFor({ state: 'attached', timeout: 10_000 });
+  return { page, errors };
+}
+
+/**
+ * Module code for a test page (routeTestPage's script): the page's client on window.client,
+ * i18n.js on window.i18n, and the ops the page sends (not the façade's tab.* bookkeeping) on
+ * window.calls as {op, args}, to see what the elements asked.
+ */
+export const CLIENT_SCRIPT = `
+const { connect } = await import('/webcomponents/sparkweb.js');
+window.client = await connect();
+window.i18n = await import('/webcomponents/i18n.js');
+window.calls = [];
+const request = window.client.request.bind(window.client);
+window.client.request = (op, args = {}) => {
+  if (!op.startsWith('tab.')) window.calls.push({ op, args });
+  return request(op, args);
+};`;
+
+/** Sends a request through the page's façade; resolves to the engine's result. */
+export function request(page, op, args) {
+  return page.evaluate(([op, args]) => import('/webcomponents/sparkweb.js').then((m) => m.connect()).then((c) => c.request(op, args)), [op, args]);
+}
+
+/**
+ * Polls read() every 50 ms until its result has want's values (compared as JSON), and returns
+ * it; after ms, fails with the last result against want.
+ * @param {() => Promise<object>} read
+ * @param {object} want
+ */
+export async function until(read, want, ms = 15_000) {
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  let last;
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+    last = await read();
+    if (Object.entries(want).every(([k, v]) => same(last[k], v))) return last;
+  }
+  assert.deepEqual(last, { ...last, ...want });
+  return last;
+}
+
+/**
+ * For a test that failed: logs what helps to see why: each page's view (show(page), if given), the
+ * SharedWorker's console (inspectSharedWorker) and the end of the relay's output.
+ * @param {{relay: {output: () => string}}} stack
+ * @param {{pages?: ({page: import('playwright-core').Page}|undefined)[], show?: (page: import('playwright-core').Page) => Promise<string>,
+ *   inspector?: {console: string[]}}} what
+ */
+export async function logFailure(stack, { pages = [], show, inspector } = {}) {
+  if (show) for (const p of pages) if (p) console.log(`page:\n${await show(p.page).catch((err) => `(page gone: ${err.message})`)}`);
+  if (inspector) console.log(`SharedWorker console:\n${inspector.console.join('\n')}`);
+  console.log(`relay output:\n${stack.relay.output().slice(-5000)}`);
+}
+
+/**
+ * Ends what a test opened, in the order given: detaches a SharedWorker inspector, closes a page's
+ * browser context. Any of them may be undefined (the test failed before opening it).
+ * @param {...({detach: () => Promise<void>}|{context: import('playwright-core').BrowserContext}|undefined)} opened
+ */
+export async function closeAll(...opened) {
+  for (const x of opened) {
+    if (x && 'detach' in x) await x.detach();
+    else await x?.context.close();
+  }
 }
 
 /** A random suffix that keeps message bodies of different runs apart. */
@@ -512,13 +628,19 @@ export function requireEngineBuild() {
 /**
  * A TCP proxy on a free loopback port in front of `target` ("host:port"), for network faults the
  * browser cannot fake: cut() closes every connection and refuses new ones (the page and its
- * workers are offline; WebSockets drop), restore() listens again on the same port.
+ * workers are offline; WebSockets drop), restore() listens again on the same port. hold() stops
+ * forwarding in both directions without closing anything (a stalled network: bytes wait, nothing
+ * is acknowledged), release() forwards what waited and goes on.
  * @param {string} target e.g. "127.0.0.1:8080"
- * @returns {Promise<{url: string, cut: () => Promise<void>, restore: () => Promise<void>, stop: () => Promise<void>}>}
+ * @returns {Promise<{url: string, cut: () => Promise<void>, restore: () => Promise<void>,
+ *   hold: () => void, release: () => void, stop: () => Promise<void>}>}
  */
 export async function startProxy(target) {
   const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
   const sockets = new Set();
+  /** Each connection's two directions, as [from, to] pairs; unpiped while held. */
+  const flows = new Set();
+  let held = false;
   const server = createServer((client) => {
     const upstream = connect({ host, port });
     for (const s of [client, upstream]) {
@@ -526,9 +648,18 @@ export async function startProxy(target) {
       s.on('close', () => sockets.delete(s));
       s.on('error', () => {}); // a reset on one side just closes the pair
     }
-    client.pipe(upstream).on('error', () => {});
-    upstream.pipe(client).on('error', () => {});
-    client.on('close', () => upstream.destroy());
+    const pair = [
+      [client, upstream],
+      [upstream, client],
+    ];
+    for (const f of pair) {
+      flows.add(f);
+      if (!held) f[0].pipe(f[1]).on('error', () => {});
+    }
+    client.on('close', () => {
+      upstream.destroy();
+      for (const f of pair) flows.delete(f);
+    });
     upstream.on('close', () => client.destroy());
   });
   const listenPort = await freePort();
@@ -544,6 +675,19 @@ export async function startProxy(target) {
     url: `http://127.0.0.1:${listenPort}`,
     cut: close,
     restore: listen,
+    hold() {
+      if (held) return;
+      held = true;
+      for (const [from, to] of flows) {
+        from.unpipe(to);
+        from.pause(); // unread bytes stay in the kernel: TCP pushes back on the sender
+      }
+    },
+    release() {
+      if (!held) return;
+      held = false;
+      for (const [from, to] of flows) from.pipe(to).on('error', () => {});
+    },
     stop: () => (server.listening ? close() : Promise.resolve()),
   };
 }
