@@ -74,7 +74,8 @@ VirtualHost (domain)
   modules_enabled = host_modules
 
 Component ("conference." .. domain) "muc"
-  modules_enabled = { "muc_mam" }
+  -- muc_moderation (prosody-modules): moderators retract occupants' messages (XEP-0425 0.2).
+  modules_enabled = { "muc_mam"; "muc_moderation" }
 
 Component ("push." .. domain)
   component_secret = ENV_PROSODY_COMPONENT_SECRET or "push-secret"

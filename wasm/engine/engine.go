@@ -191,6 +191,7 @@ func (e *Engine) ops() map[string]opFunc {
 		"muc.role":         e.opMUCRole,
 		"muc.affiliation":  e.opMUCAffiliation,
 		"muc.occupants":    e.opMUCOccupants,
+		"muc.moderate":     e.opMUCModerate, // mucmsg.go
 		"muc.create":       e.opMUCCreate,
 		"muc.config.get":   e.opMUCConfigGet,
 		"muc.config.set":   e.opMUCConfigSet,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
 
 	"mellium.im/xmpp"
@@ -56,12 +57,20 @@ func (e *Engine) opHistory(ctx context.Context, raw json.RawMessage) (any, error
 	before, complete := args.Before, false
 	for round := 0; round < 10 && len(msgs) < args.Limit && !complete; round++ {
 		q := mam.Query{With: with.Bare().String(), Before: before, Latest: before == "", Max: args.Limit}
+		private := e.isPrivateConversation(with) // with an occupant of a room (mucmsg.go)
+		if private {
+			q.With = with.String()
+		}
 		if room := e.roomArchive(q.With); room != "" {
 			q.To, q.With = room, "" // a room's history is in the room's archive (muc.go)
 		}
 		page, fin, err := e.queryArchive(ctx, sess, q)
 		if err != nil {
 			return nil, err
+		}
+		if private {
+			// Prosody 0.12 matches a full JID as its bare JID: every occupant's would come.
+			page = slices.DeleteFunc(page, func(m protocol.Message) bool { return m.With != q.With })
 		}
 		msgs = append(page, msgs...)
 		complete = fin.Complete || fin.First == ""

@@ -69,10 +69,19 @@ type ExtMessage struct {
 	Inactive        *struct{}     `xml:"http://jabber.org/protocol/chatstates inactive"`
 	Gone            *struct{}     `xml:"http://jabber.org/protocol/chatstates gone"`
 	Replace         *idRef        `xml:"urn:xmpp:message-correct:0 replace"`
-	Retract         *idRef        `xml:"urn:xmpp:message-retract:1 retract"`
-	ApplyTo         *struct {
-		ID      string    `xml:"id,attr"`
-		Retract *struct{} `xml:"urn:xmpp:message-retract:0 retract"`
+	Retract         *struct {
+		ID        string     `xml:"id,attr"`
+		Moderated *moderated `xml:"urn:xmpp:message-moderate:1 moderated"` // XEP-0425 (mucmsg.go)
+		Reason    string     `xml:"reason"`
+	} `xml:"urn:xmpp:message-retract:1 retract"`
+	ApplyTo *struct {
+		ID        string    `xml:"id,attr"`
+		Retract   *struct{} `xml:"urn:xmpp:message-retract:0 retract"`
+		Moderated *struct {
+			By      string    `xml:"by,attr"`
+			Retract *struct{} `xml:"urn:xmpp:message-retract:0 retract"`
+			Reason  string    `xml:"reason"`
+		} `xml:"urn:xmpp:message-moderate:0 moderated"` // XEP-0425 0.2 (mucmsg.go)
 	} `xml:"urn:xmpp:fasten:0 apply-to"`
 	Reactions *struct {
 		ID       string   `xml:"id,attr"`
@@ -95,6 +104,8 @@ type ExtMessage struct {
 	// Room subject changes and mentions (muc.go).
 	Subject    *string         `xml:"subject"`
 	References []muc.Reference `xml:"urn:xmpp:reference:0 reference"`
+	// OccupantID is the room's stable id for the author (XEP-0421, mucmsg.go).
+	OccupantID *idRef `xml:"urn:xmpp:occupant-id:0 occupant-id"`
 }
 
 func (m *ExtMessage) chatState() string {
@@ -108,15 +119,21 @@ func (m *ExtMessage) chatState() string {
 
 // edit is a change to an earlier message.
 type edit struct {
-	kind      string // "correct", "retract" or "react"
+	kind      string // "correct", "retract", "react" or "moderate" (a moderator's retraction)
 	ref       string // id of the message changed
 	body      string
 	reactions []string
 	unstyled  bool
+	by        string // who moderated, and why
+	reason    string
 }
 
 func (m *ExtMessage) edit() *edit {
 	switch {
+	case m.Retract != nil && m.Retract.ID != "" && m.Retract.Moderated != nil:
+		return &edit{kind: "moderate", ref: m.Retract.ID, by: m.Retract.Moderated.By, reason: m.Retract.Reason}
+	case m.ApplyTo != nil && m.ApplyTo.ID != "" && m.ApplyTo.Moderated != nil && m.ApplyTo.Moderated.Retract != nil:
+		return &edit{kind: "moderate", ref: m.ApplyTo.ID, by: m.ApplyTo.Moderated.By, reason: m.ApplyTo.Moderated.Reason}
 	case m.Retract != nil && m.Retract.ID != "":
 		return &edit{kind: "retract", ref: m.Retract.ID}
 	case m.ApplyTo != nil && m.ApplyTo.Retract != nil && m.ApplyTo.ID != "":
@@ -163,6 +180,12 @@ type inbound struct {
 	archiveID string
 	stamp     time.Time
 	src       source
+	// In rooms (mucmsg.go): room is set for a groupchat message; author is who reactions are
+	// filed under; nick is the author's nick there, also for a private message through a room
+	// (pm); self marks our own edit applied by its op, which checked authorship already.
+	room, pm, self bool
+	author, nick   string
+	occupantID     string
 }
 
 func newInbound(m *ExtMessage, me jid.JID, archiveID string, stamp time.Time, src source) inbound {
@@ -258,12 +281,13 @@ func (e *Engine) onMessageLocked(in inbound, q *archiveQuery) []xml.TokenReader 
 	default:
 		return nil // headlines are not conversations
 	}
+	e.privateMessageLocked(&in) // through a room: a conversation of its own (mucmsg.go)
 	var replies []xml.TokenReader
 	if in.src == fromLive && !in.outgoing && in.ReceiptRequest != nil && in.ID != "" && in.Body != nil && e.mayReceiptLocked(in.sender) {
 		replies = append(replies, receiptReply(in.from, in.ID))
 	}
 	if st := in.chatState(); st != "" && in.src != fromArchive && !in.outgoing {
-		e.emitLocked("chatstate", protocol.ChatState{From: in.from.String(), With: in.with, State: st})
+		e.emitLocked("chatstate", protocol.ChatState{From: in.from.String(), With: in.with, State: st, Nick: in.nick})
 	}
 	if r := in.ReceiptReceived; r != nil && r.ID != "" && !in.outgoing {
 		if e.advanceLocked(in.with, r.ID, protocol.MessageDelivered, nil) {
@@ -281,6 +305,9 @@ func (e *Engine) onMessageLocked(in inbound, q *archiveQuery) []xml.TokenReader 
 		return replies
 	}
 	msg := in.message()
+	if in.pm {
+		msg.Type, msg.Nick = "chat", in.nick
+	}
 	if q != nil {
 		q.messages = append(q.messages, msg)
 	} else {
@@ -361,7 +388,8 @@ func (e *Engine) onDisplayedLocked(in inbound, id string) {
 func (e *Engine) onErrorReplyLocked(in inbound) {
 	perr := protocol.AsError(stanzaError(in.Err, "message to "+in.from.String()))
 	if in.ID != "" {
-		if e.advanceLocked(in.from.Bare().String(), in.ID, protocol.MessageError, perr) {
+		// A private message through a room is filed under the occupant's full JID (mucmsg.go).
+		if e.advanceLocked(in.from.String(), in.ID, protocol.MessageError, perr) || e.advanceLocked(in.from.Bare().String(), in.ID, protocol.MessageError, perr) {
 			return
 		}
 		if in.from.Localpart() == "" { // bounced by a server: find the message by id on that domain
@@ -383,17 +411,23 @@ func (e *Engine) onErrorReplyLocked(in inbound) {
 
 // editKey identifies an edit, so one seen live is not applied again from the archive.
 func editKey(in inbound) string {
-	return "edit\x00" + in.with + "\x00" + in.sender + "\x00" + in.id
+	who := in.sender
+	if in.room {
+		who = in.from.String() // every occupant's bare JID is the room's
+	}
+	return "edit\x00" + in.with + "\x00" + who + "\x00" + in.id
 }
 
 // applyEditLocked applies a correction, retraction or reaction to the message it refers to:
 // in an archive page being collected, and in the conversation held in memory. Corrections and
 // retractions are honoured only from the message's author. e.mu must be held.
 func (e *Engine) applyEditLocked(in inbound, ed *edit, q *archiveQuery) {
+	// In a room the author of a message not held cannot be checked: no placeholder there.
+	placeholders := ed.kind != "react" && !in.room
 	if q != nil {
-		if i := slices.IndexFunc(q.messages, func(m protocol.Message) bool { return m.ID == ed.ref && m.With == in.with }); i >= 0 {
+		if i := refIndex(q.messages, in.with, ed, in.room); i >= 0 {
 			applyEdit(&q.messages[i], in, ed)
-		} else if ed.kind != "react" && !e.hasMessageLocked(in.with, ed.ref) {
+		} else if placeholders && !e.hasMessageLocked(in.with, ed.ref) {
 			q.messages = append(q.messages, placeholder(in, ed))
 		}
 	}
@@ -403,17 +437,14 @@ func (e *Engine) applyEditLocked(in inbound, ed *edit, q *archiveQuery) {
 	}
 	e.st.seen.add(key)
 	conv := e.st.conversations[in.with]
-	for i := len(conv) - 1; i >= 0; i-- {
-		if conv[i].ID != ed.ref {
-			continue
-		}
+	if i := refIndex(conv, in.with, ed, in.room); i >= 0 {
 		if applyEdit(&conv[i], in, ed) {
 			e.emitLocked("message", conv[i])
 			e.persistConversationLocked(in.with)
 		}
 		return
 	}
-	if ed.kind != "react" && q == nil {
+	if placeholders && q == nil {
 		// The original is not here (yet): show the edited message in its place, under its id, so
 		// the original is recognised as known should it arrive later and never shows unedited.
 		e.fileLocked(placeholder(in, ed), false)
@@ -441,7 +472,11 @@ func placeholder(in inbound, ed *edit) protocol.Message {
 func applyEdit(m *protocol.Message, in inbound, ed *edit) bool {
 	switch ed.kind {
 	case "correct", "retract":
-		if bare(m.From) != in.sender || m.Retracted {
+		author := bare(m.From) == in.sender
+		if in.room {
+			author = in.self || sameOccupant(*m, in) // mucmsg.go
+		}
+		if !author || m.Retracted {
 			return false // only the author may change a message; a retracted one stays retracted
 		}
 	}
@@ -456,8 +491,19 @@ func applyEdit(m *protocol.Message, in inbound, ed *edit) bool {
 		}
 	case "retract":
 		m.Retracted, m.Body, m.Styled, m.ReplyTo = true, "", nil, nil
+	case "moderate":
+		// Only the room itself announces a moderation; an occupant's claim is no proof.
+		if !in.room || in.nick != "" || m.Retracted {
+			return false
+		}
+		m.Retracted, m.Body, m.Styled, m.ReplyTo = true, "", nil, nil
+		m.Moderated = &protocol.Moderated{By: clip(ed.by, 3*1024), Reason: clip(ed.reason, muc.MaxReason)}
 	case "react":
-		if slices.Equal(m.Reactions[in.sender], ed.reactions) || (len(ed.reactions) == 0 && m.Reactions[in.sender] == nil) {
+		who := in.sender
+		if in.author != "" {
+			who = in.author // an occupant of a room (mucmsg.go)
+		}
+		if slices.Equal(m.Reactions[who], ed.reactions) || (len(ed.reactions) == 0 && m.Reactions[who] == nil) {
 			return false
 		}
 		r := make(map[string][]string, len(m.Reactions)+1)
@@ -465,9 +511,9 @@ func applyEdit(m *protocol.Message, in inbound, ed *edit) bool {
 			r[k] = v
 		}
 		if len(ed.reactions) == 0 {
-			delete(r, in.sender)
+			delete(r, who)
 		} else {
-			r[in.sender] = ed.reactions
+			r[who] = ed.reactions
 		}
 		if len(r) == 0 {
 			r = nil
@@ -486,20 +532,31 @@ type outAction struct {
 
 // outgoingStanza is the stanza an outbox entry sends: a chat message, or the action it holds.
 // Every one carries its id as XEP-0359 origin-id, so receivers and archives recognise resends.
-func outgoingStanza(m protocol.Message, act *outAction) (xml.TokenReader, error) {
+func outgoingStanza(oe outboxEntry) (xml.TokenReader, error) {
+	m, act := oe.Message, oe.Action
 	to, err := jid.Parse(m.To)
 	if err != nil {
 		return nil, fmt.Errorf("outgoing message %s: %w", m.ID, err)
 	}
 	msg := stanza.Message{XMLName: xml.Name{Space: stanza.NSClient, Local: "message"}, ID: m.ID, To: to, Type: stanza.ChatMessage}
 	var payload []xml.TokenReader
+	if m.Type == "groupchat" {
+		msg.Type = stanza.GroupChatMessage // to a room (muc.go), actions too (mucmsg.go)
+	}
+	if m.Type == "chat" && m.Nick != "" {
+		// A private message through a room says so (XEP-0045 §7.5), e.g. to be left out of carbons.
+		payload = append(payload, emptyElement(muc.NSUser, "x"))
+	}
 	switch {
 	case act == nil && m.Type == "groupchat":
-		// To a room (muc.go): the room's echo is the receipt.
-		msg.Type = stanza.GroupChatMessage
+		// The room's echo is the receipt.
 		payload = append(payload, textElement("body", m.Body))
-		if m.ReplyTo != nil {
-			payload = append(payload, emptyElement(nsReply, "reply", "id", m.ReplyTo.ID))
+		if r := oe.wireReply(); r != nil {
+			attrs := []string{"id", r.ID}
+			if r.To != "" {
+				attrs = append(attrs, "to", r.To)
+			}
+			payload = append(payload, emptyElement(nsReply, "reply", attrs...))
 		}
 	case act == nil:
 		payload = append(payload, textElement("body", m.Body), emptyElement(nsReceipts, "request"), emptyElement(nsMarkers, "markable"))
@@ -627,20 +684,28 @@ func (e *Engine) opDisplayed(ctx context.Context, raw json.RawMessage) (any, err
 	if err != nil {
 		return nil, err
 	}
-	return e.sendAction(ctx, to.Bare(), "", outAction{Kind: "displayed", Ref: args.ID}, false)
+	if to.Resourcepart() != "" && !e.isPrivateTarget(to) {
+		to = to.Bare()
+	}
+	return e.sendAction(ctx, to, "", outAction{Kind: "displayed", Ref: args.ID}, false)
 }
 
 // sendAction stores an action in the outbox, applies it to the state at once as the peer will,
 // and wakes the sender. With own, the message must be one of ours held in memory (corrections
 // and retractions); otherwise it may be any message, shown or only in the archive.
 func (e *Engine) sendAction(ctx context.Context, to jid.JID, body string, act outAction, own bool) (any, error) {
-	with := to.Bare().String()
 	e.mu.Lock()
 	if e.acct == nil {
 		e.mu.Unlock()
 		return nil, protocol.Errorf(protocol.CodeNotConnected, "not signed in")
 	}
 	me := jid.MustParse(e.acct.JID)
+	tg := e.targetLocked(to) // mucmsg.go
+	with := tg.with
+	if tg.kind == "groupchat" {
+		e.mu.Unlock()
+		return e.sendRoomAction(ctx, tg, body, act, own)
+	}
 	if own {
 		conv := e.st.conversations[with]
 		i := slices.IndexFunc(conv, func(m protocol.Message) bool { return m.ID == act.Ref })
@@ -659,6 +724,9 @@ func (e *Engine) sendAction(ctx context.Context, to jid.JID, body string, act ou
 	out := protocol.Message{
 		ID: randomID(), From: e.acct.JID, To: to.String(), With: with, Body: body,
 		Timestamp: timestamp(time.Now()), Outgoing: true, State: protocol.MessagePending,
+	}
+	if tg.kind == "pm" {
+		out.Type, out.Nick = "chat", tg.nick
 	}
 	ent := outboxEntry{Key: e.outboxKeyLocked(out), Message: out, Action: &act}
 	e.mu.Unlock()
@@ -697,7 +765,16 @@ func (e *Engine) opChatState(ctx context.Context, raw json.RawMessage) (any, err
 		return nil, err // a chat state is only true now: never queued
 	}
 	m := stanza.Message{XMLName: xml.Name{Space: stanza.NSClient, Local: "message"}, ID: randomID(), To: to, Type: stanza.ChatMessage}
-	if err := sess.Send(ctx, m.Wrap(xmlstream.MultiReader(emptyElement(nsChatStates, args.State), emptyElement(nsHints, "no-store")))); err != nil {
+	payload := []xml.TokenReader{emptyElement(nsChatStates, args.State), emptyElement(nsHints, "no-store")}
+	e.mu.Lock()
+	switch e.targetLocked(to).kind { // mucmsg.go
+	case "groupchat":
+		m.Type = stanza.GroupChatMessage // the room shows it to every occupant
+	case "pm":
+		payload = append(payload, emptyElement(muc.NSUser, "x"))
+	}
+	e.mu.Unlock()
+	if err := sess.Send(ctx, m.Wrap(xmlstream.MultiReader(payload...))); err != nil {
 		return nil, protocol.Errorf(protocol.CodeNotConnected, "send chat state: %v", err)
 	}
 	return nil, nil

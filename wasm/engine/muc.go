@@ -47,6 +47,10 @@ type room struct {
 	created   bool                         // our join created it (status 201)
 	wait      chan error                   // a join, nick change or leave waits for the room
 	waitMsg   map[string]chan error        // messages sent by ops, by id, waiting for an error
+	// What the room offers for message extensions (mucmsg.go): occupant ids (XEP-0421), which
+	// can then be trusted, and the namespace of its message moderation (XEP-0425), or "".
+	occupantIDs bool
+	moderation  string
 }
 
 // storedRoom is what is kept to join a room again after a reload.
@@ -297,6 +301,7 @@ func (e *Engine) join(ctx context.Context, args joinArgs, create bool) (protocol
 	}
 	r.Room = protocol.Room{JID: key, Name: name, Nick: args.Nick, Subject: r.Subject, State: protocol.RoomJoining}
 	r.password, r.mam, r.created = args.Password, info.has(mam.NS), false
+	r.setFeatures(info) // mucmsg.go
 	r.occupants = map[string]protocol.Occupant{}
 	wait := make(chan error, 1)
 	r.wait = wait
@@ -354,6 +359,9 @@ func (e *Engine) join(ctx context.Context, args joinArgs, create bool) (protocol
 		if err := e.sendIQ(ctx, "unlock new room", stanza.SetIQ, rj, ownerQuery(emptyForm("submit")), nil); err != nil {
 			return protocol.Room{}, err
 		}
+	}
+	if !exists {
+		e.learnRoomFeatures(ctx, rj, r) // a new room had none to tell before (mucmsg.go)
 	}
 	e.mu.Lock()
 	e.persistRoomsLocked()
@@ -429,6 +437,9 @@ func (e *Engine) onRoomPresence(p incomingPresence) bool {
 	occ := protocol.Occupant{
 		Room: key, Nick: clip(nick, muc.MaxNick), JID: clip(it.JID, 3*1024), Role: clip(it.Role, 32),
 		Affiliation: clip(it.Affiliation, 32), Show: showOf(p.Show), Status: clip(p.Status, maxStatus),
+	}
+	if r.occupantIDs && p.OccupantID != nil && len(p.OccupantID.ID) <= maxOccupantID {
+		occ.OccupantID = p.OccupantID.ID // mucmsg.go
 	}
 	if occ.JID != "" {
 		if j, err := jid.Parse(occ.JID); err == nil {
@@ -525,9 +536,6 @@ func (e *Engine) onGroupChatLocked(in inbound, q *archiveQuery) {
 		}
 		return
 	}
-	if in.Body == nil {
-		return
-	}
 	ourNick := ""
 	if r != nil {
 		ourNick = r.Nick
@@ -535,8 +543,13 @@ func (e *Engine) onGroupChatLocked(in inbound, q *archiveQuery) {
 	if in.src == fromLive {
 		in.archiveID = in.StanzaID(key) // the room's archive id, not our account's
 	}
+	e.roomInboundLocked(&in, r, key, nick)
+	if e.roomExtrasLocked(in, q, ourNick) || in.Body == nil { // chat states, edits (mucmsg.go)
+		return
+	}
 	msg := in.message()
-	msg.Type, msg.Nick, msg.With, msg.State = "groupchat", nick, key, ""
+	msg.Type, msg.Nick, msg.With, msg.State, msg.OccupantID = "groupchat", nick, key, "", in.occupantID
+	e.roomReplyInLocked(&msg)
 	msg.Outgoing = nick != "" && nick == ourNick
 	if msg.Outgoing {
 		msg.State = protocol.MessageSent

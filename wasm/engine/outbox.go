@@ -37,6 +37,17 @@ type outboxEntry struct {
 	Message protocol.Message `json:"message"`
 	// Action, when set, is what the entry sends instead of a chat message (messages.go).
 	Action *outAction `json:"action,omitempty"`
+	// Reply is what a reply names on the wire when that differs from Message.ReplyTo: in a
+	// room, the message's stanza-id and author's occupant JID (mucmsg.go).
+	Reply *protocol.ReplyTo `json:"reply,omitempty"`
+}
+
+// wireReply is the message the entry's reply names on the wire, or nil.
+func (oe outboxEntry) wireReply() *protocol.ReplyTo {
+	if oe.Reply != nil {
+		return oe.Reply
+	}
+	return oe.Message.ReplyTo
 }
 
 func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -75,11 +86,16 @@ func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, erro
 	if args.OOB != "" {
 		out.OOB = &protocol.OOB{URL: args.OOB}
 	}
-	if nick, ok := e.roomNickLocked(out.With); ok && to.Resourcepart() == "" {
+	var wire *protocol.ReplyTo
+	switch tg := e.targetLocked(to); tg.kind { // mucmsg.go
+	case "groupchat":
 		// To a room we are in (muc.go): a groupchat message from our nick there.
-		out.Type, out.Nick, out.From = "groupchat", nick, out.With+"/"+nick
+		out.Type, out.Nick, out.From = "groupchat", tg.nick, out.With+"/"+tg.nick
+		out.ReplyTo, wire = e.roomReplyLocked(out.With, out.ReplyTo)
+	case "pm":
+		out.With, out.Type, out.Nick = tg.with, "chat", tg.nick
 	}
-	ent := outboxEntry{Key: e.outboxKeyLocked(out), Message: out}
+	ent := outboxEntry{Key: e.outboxKeyLocked(out), Message: out, Reply: wire}
 	e.mu.Unlock()
 	if err := putOutbox(ctx, e, ent); err != nil {
 		return nil, err
@@ -135,7 +151,7 @@ func (e *Engine) pumpOutbox(sess *xmpp.Session, done <-chan struct{}) {
 			}
 			e.mu.Lock()
 			already := e.outboxSent[oe.Message.ID]
-			joining := oe.Message.Type == "groupchat" && e.roomJoiningLocked(oe.Message.With)
+			joining := (oe.Message.Type == "groupchat" || oe.Message.Nick != "") && e.roomJoiningLocked(bare(oe.Message.With))
 			e.mu.Unlock()
 			if already {
 				continue // on its way in this stream; stream management resends it if needed
@@ -180,7 +196,7 @@ func (e *Engine) pumpOutbox(sess *xmpp.Session, done <-chan struct{}) {
 
 // transmit writes one outbox entry (see outgoingStanza).
 func transmit(ctx context.Context, sess *xmpp.Session, oe outboxEntry) error {
-	r, err := outgoingStanza(oe.Message, oe.Action)
+	r, err := outgoingStanza(oe)
 	if err != nil {
 		return err
 	}

@@ -208,6 +208,8 @@ type incomingPresence struct {
 	Caps *disco.Caps   `xml:"http://jabber.org/protocol/caps c"` // entity capabilities (caps.go)
 	// Avatar is the XEP-0153 avatar hash (avatar.go).
 	Avatar *avatar.UpdateElement `xml:"vcard-temp:x:update x"`
+	// OccupantID is a room's stable id for the occupant (XEP-0421, mucmsg.go).
+	OccupantID *idRef `xml:"urn:xmpp:occupant-id:0 occupant-id"`
 }
 
 const nsIdle = "urn:xmpp:idle:1"

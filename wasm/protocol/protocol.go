@@ -158,7 +158,11 @@ type Message struct {
 	CorrectedAt string `json:"correctedAt,omitempty"`
 	// Retracted is true once the sender retracted the message (XEP-0424); Body is then empty.
 	Retracted bool `json:"retracted,omitempty"`
-	// Reactions holds each reacting bare JID's current reactions (XEP-0444).
+	// Moderated is set when a room moderator retracted the message (XEP-0425).
+	Moderated *Moderated `json:"moderated,omitempty"`
+	// Reactions holds each reacting bare JID's current reactions (XEP-0444). In a room the key
+	// is the occupant: its real bare JID when the room shows it, else its occupant id
+	// (XEP-0421, as in Occupant.OccupantID: no "@"), else its occupant JID room@service/nick.
 	Reactions map[string][]string `json:"reactions,omitempty"`
 	// ReplyTo names the message this one answers (XEP-0461).
 	ReplyTo *ReplyTo `json:"replyTo,omitempty"`
@@ -167,12 +171,22 @@ type Message struct {
 	Styled []Span `json:"styled,omitempty"`
 	// Type is "groupchat" for a room message (XEP-0045); empty for one-to-one chat.
 	Type string `json:"type,omitempty"`
-	// Nick is the author's nickname in the room, for groupchat messages.
+	// Nick is the author's nickname in the room, for groupchat messages and private messages
+	// through a room (Type "chat", With the occupant JID room@service/nick).
 	Nick string `json:"nick,omitempty"`
+	// OccupantID is the author's occupant id in the room (XEP-0421), when the room gives one.
+	OccupantID string `json:"occupantId,omitempty"`
 	// Mentioned is true when a room message names our nickname or references us (XEP-0372).
 	Mentioned bool `json:"mentioned,omitempty"`
 	// OOB is a file or link the message points to (XEP-0066), e.g. an HTTP upload.
 	OOB *OOB `json:"oob,omitempty"`
+}
+
+// Moderated says who retracted a room message as its moderator, and why (XEP-0425). By is the
+// moderator's occupant JID, when the room tells.
+type Moderated struct {
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // OOB is an out-of-band link (XEP-0066): the URL of a shared file and its description.
@@ -228,6 +242,8 @@ type ChatState struct {
 	From  string `json:"from"`
 	With  string `json:"with"`
 	State string `json:"state"`
+	// Nick is the occupant's nickname for a chat state in a room (From is room@service/nick).
+	Nick string `json:"nick,omitempty"`
 }
 
 // History is the result of chat.history: one page, oldest first.
@@ -291,6 +307,8 @@ type Occupant struct {
 	// back under that nickname.
 	Left    bool   `json:"left,omitempty"`
 	NewNick string `json:"newNick,omitempty"`
+	// OccupantID is the room's stable id for the occupant (XEP-0421), when it gives one.
+	OccupantID string `json:"occupantId,omitempty"`
 }
 
 // Occupants is the data of the "occupants" event: a room's occupants, chunked like Roster.

@@ -137,6 +137,7 @@ func main() {
 		os.Exit(1)
 	}
 	in.micro = benchLines(string(micro))
+	in.roomJoin = benchMetrics(string(micro), "BenchmarkRoomJoin1000")
 	in.machine = probeMachine(in.browser.Chromium)
 	in.elapsed = *elapsed
 
@@ -156,6 +157,9 @@ type inputs struct {
 	micro   []string
 	machine machine
 	elapsed time.Duration
+	// roomJoin holds BenchmarkRoomJoin1000's figures by unit (ns/op, max-lock-µs, ...), nil
+	// when it did not run.
+	roomJoin map[string]float64
 }
 
 type machine struct {
@@ -188,6 +192,26 @@ func output(name string, args ...string) string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// benchMetrics returns the figures of benchmark name (any -N suffix) by unit, from the first
+// result line of `go test -bench` output that has it, or nil.
+func benchMetrics(s, name string) map[string]float64 {
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || (f[0] != name && !strings.HasPrefix(f[0], name+"-")) {
+			continue
+		}
+		m := map[string]float64{}
+		for i := 2; i+1 < len(f); i += 2 {
+			var v float64
+			if _, err := fmt.Sscan(f[i], &v); err == nil {
+				m[f[i+1]] = v
+			}
+		}
+		return m
+	}
+	return nil
 }
 
 // benchLines keeps the result lines of `go test -bench` output, with the package they belong to.

@@ -191,6 +191,21 @@ func render(w io.Writer, in inputs) {
 		p("| rows in the DOM after scrolling | %s |", num(sc.RowsInDOM, "%.0f"))
 		p("")
 	}
+	if rj := in.roomJoin; rj != nil {
+		p("## Room of 1,000 occupants")
+		p("")
+		p("`BenchmarkRoomJoin1000` (wasm/engine/muc_bench_test.go): the engine, native, joins a room of")
+		p("1,000 occupants on the same Prosody through the relay; the figures are per join. The lock is")
+		p("the engine's state lock, sampled all along the join: how long a tab's request could wait.")
+		p("")
+		p("| what | figure |")
+		p("|---|---:|")
+		p("| `muc.join` → whole occupant list at the tabs | %s |", msOf(rj["ns/op"]/1e6))
+		p("| longest the engine held its state lock meanwhile | %s |", msOf(rj["max-lock-µs"]/1e3))
+		p("| events to the tabs per join | %.0f |", rj["events/join"])
+		p("| largest event (one `occupants` chunk of 500) | %s |", kib(int(rj["largest-event-B"])))
+		p("")
+	}
 	p("## Not measurable yet, or measured elsewhere")
 	p("")
 	p("| what | status |")
@@ -198,7 +213,8 @@ func render(w io.Writer, in inputs) {
 	if in.scale.Contacts == 0 {
 		p("| Roster of 5,000 contacts: time to first render, largest main-thread task | not measured in this run (testenv/bench/browser/roster.mjs left no results); the engine's side is `BenchmarkRoster5000` below |")
 	}
-	p("| Room of 1,000 occupants: time to first render, largest main-thread task | not measurable yet (needs group chat, issue 4, and its element, issue 7) |")
+	room := "the engine's side is `BenchmarkRoomJoin1000` (above when it ran); the browser side needs a driver for `<sparkweb-room>` in testenv/bench/browser (issue 7)"
+	p("| Room of 1,000 occupants: time to first render, largest main-thread task | not measured yet: %s |", room)
 	p("| Push: message sent → encrypted push received at the local push service | `BenchmarkPushLatency` below (offline account; a just-hibernated session adds Prosody's 1 s batching) |")
 	p("")
 	p("## Go micro-benchmarks")
@@ -265,6 +281,10 @@ func reading(in inputs) []string {
 	if sc := in.scale; sc.Contacts > 0 {
 		out = append(out, fmt.Sprintf("**Roster at scale**: with %d contacts the first contacts are on screen %s after the roster data reaches the tab and all of them %s after; a second tab shows them %s after navigation start. Scrolling keeps the largest main-thread task at %s (wheel) and %s (jumps) with %s rows in the DOM: only the rows in view exist, and rows leaving the view are reused for those entering it.",
 			sc.Contacts, msv(sc.DataToFirstRenderMs), msv(sc.DataToCompleteMs), msv(sc.SecondTabFirstRenderMs), msv(sc.WheelLargestTaskMs), msv(sc.JumpLargestTaskMs), num(sc.RowsInDOM, "%.0f")))
+	}
+	if rj := in.roomJoin; rj != nil {
+		out = append(out, fmt.Sprintf("**Room at scale**: joining a room of 1,000 occupants takes %s from `muc.join` until the tabs have the whole occupant list, in %.0f events of at most %s (chunks of 500 occupants, like the roster); the engine's state lock is held at most %s meanwhile, so tabs' requests are not kept waiting longer than that.",
+			msOf(rj["ns/op"]/1e6), rj["events/join"], kib(int(rj["largest-event-B"])), msOf(rj["max-lock-µs"]/1e3)))
 	}
 	out = append(out, fmt.Sprintf("**Engine size**: %s raw, %s gzip, %s brotli; %s of the code is the Go standard library, with `net/http` and `crypto/tls` right after `runtime`: mellium's core imports them (dialing, STARTTLS) and the engine's token request uses net/http, although in a browser the fetch API and the WebSocket do the HTTP and the TLS. That is the first place to cut.",
 		mib(in.size.Raw), mib(in.size.Gzip), mib(in.size.Brotli), pctOf(in.size.Modules, "Go standard library", in.size.Code)))
@@ -364,6 +384,14 @@ func runsOf(b browserResults) int {
 		return 0
 	}
 	return b.Startup[0].Runs
+}
+
+// msOf formats milliseconds, with a decimal below 10 ms.
+func msOf(ms float64) string {
+	if ms < 10 {
+		return fmt.Sprintf("%.1f ms", ms)
+	}
+	return fmt.Sprintf("%.0f ms", ms)
 }
 
 func mib(n int) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }

@@ -118,3 +118,39 @@ func TestReadingWithoutBrowserResults(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderRoomJoin checks the room benchmark's figures become their own table and reading,
+// and that a run without them says so.
+func TestRenderRoomJoin(t *testing.T) {
+	in := sampleInputs(t)
+	micro := "pkg: github.com/sparkweb/sparkweb/wasm/engine\n" +
+		"BenchmarkRoomJoin1000-2   \t      15\t 124365965 ns/op\t         7.000 events/join\t     93087 largest-event-B\t      3955 max-lock-µs\t 8691060 B/op\t  148221 allocs/op\n"
+	in.micro = benchLines(micro)
+	in.roomJoin = benchMetrics(micro, "BenchmarkRoomJoin1000")
+	var buf bytes.Buffer
+	render(&buf, in)
+	doc := buf.String()
+	for _, want := range []string{
+		"## Room of 1,000 occupants",
+		"| `muc.join` → whole occupant list at the tabs | 124 ms |",
+		"| longest the engine held its state lock meanwhile | 4.0 ms |",
+		"| events to the tabs per join | 7 |",
+		"| largest event (one `occupants` chunk of 500) | 91 KiB |",
+		"**Room at scale**: joining a room of 1,000 occupants takes 124 ms",
+		"| `github.com/sparkweb/sparkweb/wasm/engine` | `BenchmarkRoomJoin1000-2` | 124365965 ns/op",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(doc, "%!") {
+		t.Errorf("a format verb went wrong:\n%s", doc)
+	}
+
+	in.roomJoin = benchMetrics("BenchmarkRoomJoin10-2 1 5 ns/op\n", "BenchmarkRoomJoin1000")
+	buf.Reset()
+	render(&buf, in)
+	if in.roomJoin != nil || strings.Contains(buf.String(), "## Room of 1,000 occupants") {
+		t.Errorf("a run without BenchmarkRoomJoin1000 rendered its table (metrics %v)", in.roomJoin)
+	}
+}
