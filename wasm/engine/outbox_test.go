@@ -102,8 +102,7 @@ func TestOfflineSendAndReload(t *testing.T) {
 // TestStaleKeysAskForPassword checks that a silent login with keys the server no longer
 // accepts ends in auth-failed, not in an endless reconnect loop.
 func TestStaleKeysAskForPassword(t *testing.T) {
-	s := startStack(t, testenv.ProsodyOptions{})
-	s.prosody.AddUser(t, "alice", "alice-pw")
+	s := startFriends(t, testenv.ProsodyOptions{})
 	store := storage.NewMemory()
 	first := engine.New(engine.Config{RelayURL: s.relay, Store: store})
 	do(t, first, "session.login", map[string]string{"jid": "alice@localhost", "password": "alice-pw"})
@@ -112,6 +111,7 @@ func TestStaleKeysAskForPassword(t *testing.T) {
 
 	rec := newRecorder()
 	second := engine.New(engine.Config{RelayURL: s.relay, Emit: rec.emit, Store: store})
+	t.Cleanup(second.Close)
 	if err := second.Restore(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -122,4 +122,11 @@ func TestStaleKeysAskForPassword(t *testing.T) {
 	if field(got, "state") != "auth-failed" {
 		t.Fatalf("silent login with stale keys: %s", got)
 	}
+
+	// A message written before the user types the new password is kept: signing in again as the
+	// same account (with a new resource) must not wipe the outbox, and it goes out once.
+	_, bobTab := login(t, s, "bob", "phone")
+	id := field(do(t, second, "chat.send", map[string]string{"to": "bob@localhost", "body": "written while signed out"}), "id")
+	do(t, second, "session.login", map[string]string{"jid": "alice@localhost", "password": "new-password"})
+	waitMessage(t, bobTab, id, func(m protocol.Message) bool { return m.Body == "written while signed out" })
 }
