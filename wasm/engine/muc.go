@@ -469,9 +469,15 @@ func (e *Engine) onRoomPresence(p incomingPresence) bool {
 			e.persistRoomsLocked()
 			return true
 		}
+		code, text, why := muc.ExitReason(x)
+		if r.State == protocol.RoomJoining && !why {
+			// Our previous session's occupant leaving: a server that replaced that session (same
+			// resource) tells the new one. Our join is answered separately.
+			return true
+		}
 		// We are out: left, kicked, banned, or the room went away.
 		r.State, r.Role, r.Error = protocol.RoomLeft, "none", nil
-		if code, text, ok := muc.ExitReason(x); ok {
+		if why {
 			r.Error = protocol.Errorf(code, "%s", text)
 		}
 		r.occupants = map[string]protocol.Occupant{}
@@ -1034,17 +1040,27 @@ func (e *Engine) persistRoomsLocked() {
 	e.persistLocked(keyRooms, list)
 }
 
+// roomsRejoiningLocked marks the rooms we were in as joining when a new stream (not a
+// resumed one) starts, before it serves any stanza: the server forgot us there, the outbox holds
+// their messages until mucFreshLogin's joins complete, and news of our previous occupant
+// leaving is not taken for our own exit. e.mu must be held.
+func (e *Engine) roomsRejoiningLocked() {
+	for _, r := range e.st.rooms {
+		if r.State == protocol.RoomJoined || r.State == protocol.RoomJoining {
+			r.State = protocol.RoomJoining
+			e.emitLocked("room", r.Room)
+		}
+	}
+}
+
 // mucFreshLogin joins again, after a login that did not resume the stream, the rooms we were
-// in (the server forgot us there), and the bookmarked rooms marked autojoin. The rooms are
-// marked joining before it returns, so the outbox holds their messages until the joins complete.
+// in (marked by roomsRejoiningLocked), and the bookmarked rooms marked autojoin.
 func (e *Engine) mucFreshLogin(sess *xmpp.Session) {
 	joins := map[string]joinArgs{}
 	e.mu.Lock()
 	for k, r := range e.st.rooms {
-		if r.State == protocol.RoomJoined || r.State == protocol.RoomJoining {
+		if r.State == protocol.RoomJoining {
 			joins[k] = joinArgs{Room: k, Nick: r.Nick, Password: r.password}
-			r.State = protocol.RoomJoining // not in it on this stream until the room says so
-			e.emitLocked("room", r.Room)
 		}
 	}
 	e.mu.Unlock()

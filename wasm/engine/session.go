@@ -215,6 +215,7 @@ func (e *Engine) connect(ctx context.Context, gen int, password string) (jid.JID
 		e.outboxSent = map[string]bool{} // a new stream: nothing of ours is on its way
 		e.catchUpPending = true          // what arrived while no stream was up is in the archive
 		e.clearPresenceLocked()          // the server sends every contact's presence again
+		e.roomsRejoiningLocked()         // and has forgotten our rooms (muc.go)
 	}
 	e.mu.Unlock()
 	go e.serve(gen, sess, conn, done)
