@@ -39,6 +39,8 @@ const SHELL = [
   'webcomponents/sparkweb-chat.js',
   'webcomponents/sparkweb-notifications.js',
   'webcomponents/i18n.js',
+  'webcomponents/element.js',
+  'webcomponents/render.js',
   'webcomponents/sparkweb-app.js',
   'webcomponents/sparkweb-status.js',
   'webcomponents/sparkweb-presence.js',

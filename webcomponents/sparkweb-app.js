@@ -24,8 +24,9 @@
 // placeholder.
 // Strings: app.heading, app.signin, app.sidebar, app.main, app.back, app.profile,
 // app.placeholder.
-import { connect, registerServiceWorker, themeCSS } from './sparkweb.js';
-import { defineStrings, t } from './i18n.js';
+import { registerServiceWorker, themeCSS } from './sparkweb.js';
+import { defineStrings } from './i18n.js';
+import { SparkWebElement } from './element.js';
 import './sparkweb-login.js';
 import './sparkweb-status.js';
 import './sparkweb-presence.js';
@@ -130,28 +131,22 @@ main ::slotted(*) { flex: 1; min-height: 0; }
 `;
 
 /** A complete SparkWeb client in one element. */
-export class SparkWebApp extends HTMLElement {
+export class SparkWebApp extends SparkWebElement {
   static observedAttributes = ['heading', 'domain'];
 
-  #client = null;
-  #off = [];
   #els;
-  #strings = null;
   #view = { type: '', jid: '' };
   /** Which pane shows when there is room for one only: "list" or "main". */
   #pane = 'list';
   #built = false;
   #onHash = () => this.#openFromAddress();
-  #onStrings = () => this.#render();
   #onServiceWorkerMessage = (e) => {
     if (e.data?.type === 'open-chat') this.open('chat', e.data.jid);
   };
 
   constructor() {
-    super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.append(template.content.cloneNode(true));
-    const $ = (sel) => root.querySelector(sel);
+    super(template);
+    const $ = (sel) => this.$(sel);
     this.#els = {
       app: $('.app'),
       heading: $('h1'),
@@ -161,7 +156,7 @@ export class SparkWebApp extends HTMLElement {
       main: $('main'),
       back: $('.back'),
       placeholder: $('.placeholder'),
-      slots: Object.fromEntries([...root.querySelectorAll('slot')].map((s) => [s.name, s])),
+      slots: Object.fromEntries([...this.shadowRoot.querySelectorAll('slot')].map((s) => [s.name, s])),
     };
     this.#els.back.addEventListener('click', () => this.#showList());
     this.#els.profile.addEventListener('click', () => {
@@ -182,16 +177,6 @@ export class SparkWebApp extends HTMLElement {
     });
   }
 
-  /** This element's own texts, by i18n key ("app.back"), over the page's (setStrings). */
-  get strings() {
-    return this.#strings;
-  }
-
-  set strings(value) {
-    this.#strings = value ? { ...value } : null;
-    this.#render();
-  }
-
   /** What the conversation pane shows: {type: "" | "chat" | "room" | "profile", jid}. */
   get view() {
     return { ...this.#view };
@@ -199,39 +184,30 @@ export class SparkWebApp extends HTMLElement {
 
   attributeChangedCallback(name) {
     if (name === 'domain') this.#child('sparkweb-login')?.setAttribute('domain', this.getAttribute('domain') ?? '');
-    this.#render();
+    this.render();
   }
 
-  async connectedCallback() {
+  connectedCallback() {
     this.#build();
     window.addEventListener('hashchange', this.#onHash);
-    document.addEventListener('sparkweb-strings', this.#onStrings);
     if ('serviceWorker' in navigator) navigator.serviceWorker.addEventListener('message', this.#onServiceWorkerMessage);
     this.#openFromAddress();
-    this.#render();
+    // Without a client, <sparkweb-login> shows why SparkWeb cannot start.
+    super.connectedCallback();
     if (!this.hasAttribute('no-service-worker')) {
       // Offline start and notifications are a bonus: the client works without them.
       registerServiceWorker().catch((err) => console.warn('sparkweb-app: service worker not registered:', err));
     }
-    let client;
-    try {
-      client = await connect();
-    } catch {
-      return; // <sparkweb-login> shows why SparkWeb cannot start
-    }
-    if (!this.isConnected) return;
-    this.#client = client;
-    this.#off = [client.on('session', () => this.#render()), client.on('snapshot', () => this.#render())];
-    this.#render();
+  }
+
+  subscribe(client) {
+    return [client.on('session', () => this.render()), client.on('snapshot', () => this.render())];
   }
 
   disconnectedCallback() {
+    super.disconnectedCallback();
     window.removeEventListener('hashchange', this.#onHash);
-    document.removeEventListener('sparkweb-strings', this.#onStrings);
     if ('serviceWorker' in navigator) navigator.serviceWorker.removeEventListener('message', this.#onServiceWorkerMessage);
-    for (const off of this.#off) off();
-    this.#off = [];
-    this.#client = null;
   }
 
   /**
@@ -249,7 +225,7 @@ export class SparkWebApp extends HTMLElement {
     if (type === 'room') el.setAttribute('room', jid);
     this.#setView({ type, jid });
     this.#pane = 'main';
-    this.#render();
+    this.render();
     if (this.#narrow()) this.#els.main.focus();
   }
 
@@ -277,7 +253,7 @@ export class SparkWebApp extends HTMLElement {
           if (!customElements.get(tag)) return;
           this.#ensure(tag, slot);
           this.#openFromAddress(); // a #room=... that waited for its element
-          this.#render();
+          this.render();
         },
         () => {}, // not part of this build: the app works without it
       );
@@ -346,7 +322,7 @@ export class SparkWebApp extends HTMLElement {
 
   #showList() {
     this.#pane = 'list';
-    this.#render();
+    this.render();
     if (this.#narrow()) {
       // Back where the user came from: the selected contact, else the list.
       const roster = this.#child('sparkweb-roster');
@@ -355,26 +331,25 @@ export class SparkWebApp extends HTMLElement {
     }
   }
 
-  #render() {
+  render() {
     const els = this.#els;
-    const s = this.#strings;
-    const session = this.#client?.state.session ?? { state: 'offline', jid: '' };
+    const session = this.client?.state.session ?? { state: 'offline', jid: '' };
     // Reconnecting keeps the signed-in view: the engine gets the session back by itself.
     const signedIn = session.state === 'online' || session.state === 'reconnecting';
     els.app.toggleAttribute('data-signed-in', signedIn);
     els.app.dataset.pane = this.#view.type ? this.#pane : 'list';
-    els.heading.textContent = this.getAttribute('heading') || t('app.heading', null, s);
-    els.signinHeading.textContent = t('app.signin', null, s);
-    els.sidebar.setAttribute('aria-label', t('app.sidebar', null, s));
-    els.main.setAttribute('aria-label', t('app.main', null, s));
-    els.back.textContent = t('app.back', null, s);
-    els.placeholder.textContent = t('app.placeholder', null, s);
+    els.heading.textContent = this.getAttribute('heading') || this.text('app.heading');
+    els.signinHeading.textContent = this.text('app.signin');
+    els.sidebar.setAttribute('aria-label', this.text('app.sidebar'));
+    els.main.setAttribute('aria-label', this.text('app.main'));
+    els.back.textContent = this.text('app.back');
+    els.placeholder.textContent = this.text('app.placeholder');
     const login = this.#child('sparkweb-login');
     if (login) login.slot = signedIn ? 'account' : 'signin';
 
     const hasProfile = !!this.#element('profile');
     els.profile.hidden = !hasProfile;
-    els.profile.textContent = t('app.profile', null, s);
+    els.profile.textContent = this.text('app.profile');
     els.profile.setAttribute('aria-pressed', String(this.#view.type === 'profile'));
 
     const type = this.#view.type;

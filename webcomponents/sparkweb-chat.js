@@ -26,8 +26,10 @@
 // image, reactions, reaction, actions, action, picker, error-text, context, progress, composer,
 // label, input, attach, button, hint, error.
 import * as sparkweb from './sparkweb.js';
-import { connect, bareJID, bestPresence, showLabels, themeCSS } from './sparkweb.js';
-import { defineStrings, t, formatTime } from './i18n.js';
+import { bareJID, bestPresence, showLabels, themeCSS } from './sparkweb.js';
+import { defineStrings, formatTime } from './i18n.js';
+import { SparkWebElement } from './element.js';
+import { renderBody, bodyCSS } from './render.js';
 
 defineStrings({
   'chat.none': 'No conversation',
@@ -84,8 +86,6 @@ defineStrings({
 
 /** The reactions offered by the picker. */
 export const REACTIONS = Object.freeze(['👍', '❤️', '😂', '😮', '😢', '🎉']);
-/** URL schemes rendered as links; anything else stays text. */
-const LINK_SCHEMES = new Set(['http:', 'https:', 'xmpp:']);
 const PAUSE_AFTER_MS = 5000;
 
 const template = document.createElement('template');
@@ -125,12 +125,7 @@ li.out .body { background: var(--_bubble-out); color: var(--_bubble-out-fg); }
 li.out .body a { color: inherit; }
 li[data-state="pending"] .body { opacity: .7; }
 li.retracted .body { font-style: italic; opacity: .75; }
-.body blockquote { margin: 0 0 .2rem; padding-inline-start: .6rem; border-inline-start: 3px solid currentColor; opacity: .9; }
-.body pre { margin: .2rem 0; padding: .3rem .45rem; border-radius: 4px; background: rgb(0 0 0 / .12); overflow-x: auto; white-space: pre; }
-.body code { font-family: ui-monospace, monospace; font-size: .92em; background: rgb(0 0 0 / .12); border-radius: 3px; padding: 0 .2em; }
-.body pre code { background: none; padding: 0; }
-.directive { display: none; }
-.body img { display: block; max-width: 100%; max-height: 16rem; margin-top: .3rem; border-radius: 4px; }
+${bodyCSS}
 .reply-quote {
   display: block; text-align: start; margin: 0 0 .15rem; padding: .15rem .5rem; font-size: .8rem; color: var(--_muted);
   border-inline-start: 3px solid var(--_border); overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
@@ -190,14 +185,9 @@ form button.attach { padding: .45rem .7rem; }
 `;
 
 /** One conversation of the shared SparkWeb session. */
-export class SparkWebChat extends HTMLElement {
+export class SparkWebChat extends SparkWebElement {
   static observedAttributes = ['with'];
 
-  /** Per-element string overrides (see i18n.js). */
-  strings = undefined;
-
-  #client = null;
-  #off = [];
   #els;
   /** The messages shown, oldest first: the engine's conversation plus older pages. */
   #list = [];
@@ -219,14 +209,11 @@ export class SparkWebChat extends HTMLElement {
   #displayedSent = '';
   #visible = true;
   #observer = null;
-  #onStrings = () => this.#renderAll();
   #onVisibility = () => this.#maybeDisplayed();
 
   constructor() {
-    super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.append(template.content.cloneNode(true));
-    const $ = (sel) => root.querySelector(sel);
+    super(template);
+    const $ = (sel) => this.$(sel);
     this.#els = {
       title: $('h2'),
       presence: $('header .presence'),
@@ -284,7 +271,7 @@ export class SparkWebChat extends HTMLElement {
       if (!this.#canUpload() || !e.dataTransfer?.types.includes('Files')) return;
       e.preventDefault();
       e.dataTransfer.dropEffect = 'copy';
-      this.dataset.drop = this.#s('chat.drop');
+      this.dataset.drop = this.text('chat.drop');
       this.classList.add('dragging');
     });
     this.addEventListener('dragleave', (e) => {
@@ -313,15 +300,14 @@ export class SparkWebChat extends HTMLElement {
     this.#els.error.textContent = '';
     this.#editing = this.#replying = null;
     this.#pickerFor = '';
-    this.#peerState = this.#client?.state.chatstates?.[this.with] ?? '';
+    this.#peerState = this.client?.state.chatstates?.[this.with] ?? '';
     this.#older = { loading: false, complete: false, error: '' };
     if (this.#myState !== 'active' && oldValue) this.#sendState('active', bareJID(oldValue));
     this.#myState = 'active';
-    this.#renderAll();
+    this.render();
   }
 
-  async connectedCallback() {
-    document.addEventListener('sparkweb-strings', this.#onStrings);
+  connectedCallback() {
     document.addEventListener('visibilitychange', this.#onVisibility);
     if ('IntersectionObserver' in window) {
       this.#observer = new IntersectionObserver((entries) => {
@@ -330,18 +316,17 @@ export class SparkWebChat extends HTMLElement {
       });
       this.#observer.observe(this);
     }
-    this.#renderAll();
-    let client;
-    try {
-      client = await connect();
-    } catch (err) {
-      this.#els.error.textContent = this.#s('chat.unavailable', { error: err.message });
-      return;
-    }
-    if (!this.isConnected) return;
-    this.#client = client;
+    super.connectedCallback();
+  }
+
+  connectFailed(err) {
+    this.#els.error.textContent = this.text('chat.unavailable', { error: err.message });
+  }
+
+  subscribe(client) {
+    this.#peerState = client.state.chatstates?.[this.with] ?? '';
     const header = () => this.#renderHeader();
-    this.#off = [
+    return [
       client.on('session', (s) => {
         header();
         if (s.state === 'online') this.#fillView();
@@ -360,37 +345,28 @@ export class SparkWebChat extends HTMLElement {
         this.#renderTyping();
       }),
       // A new engine took over (see sparkweb.js): what it holds replaces what we showed.
-      client.on('snapshot', () => this.#renderAll()),
+      client.on('snapshot', () => this.render()),
     ];
-    this.#peerState = client.state.chatstates?.[this.with] ?? '';
-    this.#renderAll();
   }
 
   disconnectedCallback() {
-    document.removeEventListener('sparkweb-strings', this.#onStrings);
+    super.disconnectedCallback();
     document.removeEventListener('visibilitychange', this.#onVisibility);
     this.#observer?.disconnect();
     this.#observer = null;
-    for (const off of this.#off) off();
-    this.#off = [];
     this.#upload?.abort();
     clearTimeout(this.#pauseTimer);
-    this.#client = null;
-  }
-
-  #s(key, vars) {
-    return t(key, vars, this.strings);
   }
 
   // ---- messages ----
 
   /** Rebuilds the whole view from the façade's state (new contact, new engine, new strings). */
-  #renderAll() {
+  render() {
     this.#list = [];
     this.#byId.clear();
     this.#lis.clear();
     this.#displayedSent = '';
-    for (const msg of this.#client?.state.conversations[this.with] ?? []) this.#remember(msg);
+    for (const msg of this.client?.state.conversations[this.with] ?? []) this.#remember(msg);
     this.#renderLog(true);
     this.#renderHeader();
     this.#renderContext();
@@ -416,7 +392,7 @@ export class SparkWebChat extends HTMLElement {
   }
 
   #refreshFromState() {
-    for (const msg of this.#client?.state.conversations[this.with] ?? []) {
+    for (const msg of this.client?.state.conversations[this.with] ?? []) {
       const mine = this.#byId.get(msg.id);
       if (mine && mine.state !== msg.state) this.#onMessage(msg);
     }
@@ -445,7 +421,7 @@ export class SparkWebChat extends HTMLElement {
     if (!m.outgoing) {
       this.#peerState = '';
       this.#renderTyping();
-      if (!m.retracted) this.#els.announcer.textContent = this.#s('chat.announce', { name: this.#contactName(), text: m.body });
+      if (!m.retracted) this.#els.announcer.textContent = this.text('chat.announce', { name: this.#contactName(), text: m.body });
     }
     this.#maybeDisplayed();
   }
@@ -464,12 +440,12 @@ export class SparkWebChat extends HTMLElement {
     if (!this.with) {
       const li = document.createElement('li');
       li.className = 'placeholder';
-      li.textContent = this.#s('chat.choose');
+      li.textContent = this.text('chat.choose');
       log.replaceChildren(li);
     } else {
       log.replaceChildren(...this.#list.map((m) => this.#lis.get(m.key) ?? this.#li(m)));
     }
-    log.setAttribute('aria-label', this.#s('chat.messages', { name: this.with ? this.#contactName() : '' }));
+    log.setAttribute('aria-label', this.text('chat.messages', { name: this.with ? this.#contactName() : '' }));
     scroller.scrollTop = toBottom ? scroller.scrollHeight : scroller.scrollHeight - fromBottom;
   }
 
@@ -489,7 +465,7 @@ export class SparkWebChat extends HTMLElement {
     li.setAttribute('part', parts.join(' '));
 
     const meta = el('span', 'meta', '', 'meta');
-    const who = el('span', 'who', m.outgoing ? this.#s('chat.you') : this.#contactName());
+    const who = el('span', 'who', m.outgoing ? this.text('chat.you') : this.#contactName());
     meta.append(who);
     const at = formatTime(m.timestamp);
     if (at) {
@@ -497,27 +473,27 @@ export class SparkWebChat extends HTMLElement {
       time.dateTime = m.timestamp;
       meta.append(time);
     }
-    if (m.correctedAt && !m.retracted) meta.append(' · ', el('span', 'edited', this.#s('chat.edited'), 'edited'));
+    if (m.correctedAt && !m.retracted) meta.append(' · ', el('span', 'edited', this.text('chat.edited'), 'edited'));
     if (m.outgoing && m.state) meta.append(this.#stateView(m));
     li.append(meta);
 
     if (m.replyTo?.id && !m.retracted) {
       const ref = this.#byId.get(m.replyTo.id);
       const text = ref
-        ? this.#s('chat.replyTo', { name: ref.outgoing ? this.#s('chat.you') : this.#contactName(), text: snippet(ref) })
-        : this.#s('chat.replyUnknown');
+        ? this.text('chat.replyTo', { name: ref.outgoing ? this.text('chat.you') : this.#contactName(), text: snippet(ref) })
+        : this.text('chat.replyUnknown');
       const quote = el('span', 'reply-quote', '↪ ' + text, 'reply-quote');
       if (ref) quote.dataset.ref = ref.key;
       li.append(quote);
     }
 
     const body = el('div', 'body', '', 'body');
-    if (m.retracted) body.textContent = this.#s('chat.retracted');
-    else renderBody(body, m);
+    if (m.retracted) body.textContent = this.text('chat.retracted');
+    else body.append(renderBody(m, { imageAlt: this.text('chat.image') }));
     li.append(body);
 
     if (m.state === 'error' && m.error) {
-      li.append(el('p', 'error-text', this.#s('chat.state.error', { error: m.error.message || m.error.code }), 'error-text'));
+      li.append(el('p', 'error-text', this.text('chat.state.error', { error: m.error.message || m.error.code }), 'error-text'));
     }
     if (!m.retracted) {
       const reactions = this.#reactionsView(m);
@@ -533,7 +509,7 @@ export class SparkWebChat extends HTMLElement {
   #stateView(m) {
     const state = el('span', 'state', '', 'state');
     state.dataset.state = m.state;
-    const words = this.#s(`chat.state.${m.state}`, { error: m.error?.message || m.error?.code || '' });
+    const words = this.text(`chat.state.${m.state}`, { error: m.error?.message || m.error?.code || '' });
     if (m.state === 'pending') {
       state.textContent = ` · ${words}`;
       return state;
@@ -548,7 +524,7 @@ export class SparkWebChat extends HTMLElement {
 
   #reactionsView(m) {
     const counts = new Map();
-    const me = bareJID(this.#client?.state.session.jid ?? '');
+    const me = bareJID(this.client?.state.session.jid ?? '');
     for (const [who, list] of Object.entries(m.reactions ?? {})) {
       for (const r of list ?? []) {
         const c = counts.get(r) ?? { n: 0, mine: false };
@@ -560,12 +536,12 @@ export class SparkWebChat extends HTMLElement {
     if (!counts.size) return null;
     const box = el('div', 'reactions', '', 'reactions');
     for (const [r, c] of counts) {
-      const b = el('button', '', this.#s('chat.reaction', { reaction: r, count: c.n }), 'reaction');
+      const b = el('button', '', this.text('chat.reaction', { reaction: r, count: c.n }), 'reaction');
       b.type = 'button';
       b.dataset.action = 'toggle-reaction';
       b.dataset.reaction = r;
       b.setAttribute('aria-pressed', String(c.mine));
-      b.setAttribute('aria-label', this.#s('chat.reactionLabel', { reaction: r, count: c.n, who: this.#s(c.mine ? 'chat.reactionYou' : 'chat.reactionOthers') }));
+      b.setAttribute('aria-label', this.text('chat.reactionLabel', { reaction: r, count: c.n, who: this.text(c.mine ? 'chat.reactionYou' : 'chat.reactionOthers') }));
       box.append(b);
     }
     return box;
@@ -574,7 +550,7 @@ export class SparkWebChat extends HTMLElement {
   #actionsView(m) {
     const box = el('div', 'actions', '', 'actions');
     const add = (action, key) => {
-      const b = el('button', '', this.#s(key), 'action');
+      const b = el('button', '', this.text(key), 'action');
       b.type = 'button';
       b.dataset.action = action;
       box.append(b);
@@ -591,7 +567,7 @@ export class SparkWebChat extends HTMLElement {
   #pickerView() {
     const box = el('div', 'picker', '', 'picker');
     box.setAttribute('role', 'group');
-    box.setAttribute('aria-label', this.#s('chat.react'));
+    box.setAttribute('aria-label', this.text('chat.react'));
     for (const r of REACTIONS) {
       const b = el('button', '', r);
       b.type = 'button';
@@ -626,7 +602,7 @@ export class SparkWebChat extends HTMLElement {
       case 'reply':
         this.#editing = null;
         // XEP-0461 names the author of the message answered.
-        this.#replying = { id: m.id, to: m.outgoing ? bareJID(this.#client?.state.session.jid ?? '') : bareJID(m.from), key: m.key };
+        this.#replying = { id: m.id, to: m.outgoing ? bareJID(this.client?.state.session.jid ?? '') : bareJID(m.from), key: m.key };
         this.#renderContext();
         this.#els.input.focus();
         break;
@@ -634,14 +610,14 @@ export class SparkWebChat extends HTMLElement {
         this.#startEdit(m);
         break;
       case 'delete':
-        if (!confirm(this.#s('chat.deleteConfirm'))) return;
+        if (!confirm(this.text('chat.deleteConfirm'))) return;
         await this.#ask('chat.retract', { to: this.with, id: m.id });
         break;
     }
   }
 
   async #toggleReaction(m, reaction) {
-    const me = bareJID(this.#client?.state.session.jid ?? '');
+    const me = bareJID(this.client?.state.session.jid ?? '');
     const mine = new Set(m.reactions?.[me] ?? []);
     if (mine.has(reaction)) mine.delete(reaction);
     else mine.add(reaction);
@@ -654,9 +630,9 @@ export class SparkWebChat extends HTMLElement {
   async #ask(op, args) {
     try {
       this.#els.error.textContent = '';
-      return await this.#client.request(op, args);
+      return await this.client.request(op, args);
     } catch (err) {
-      this.#els.error.textContent = this.#s('chat.failed', { error: err.message || err.code });
+      this.#els.error.textContent = this.text('chat.failed', { error: err.message || err.code });
       return null;
     }
   }
@@ -677,7 +653,7 @@ export class SparkWebChat extends HTMLElement {
   }
 
   async #loadOlder() {
-    const client = this.#client;
+    const client = this.client;
     const jid = this.with;
     const older = this.#older;
     if (!client || !jid || older.loading || older.complete || client.state.session.state !== 'online') return;
@@ -711,15 +687,15 @@ export class SparkWebChat extends HTMLElement {
   #renderOlder() {
     const els = this.#els;
     const o = this.#older;
-    els.older.hidden = !this.with || !this.#client;
-    els.olderButton.textContent = this.#s('chat.older');
+    els.older.hidden = !this.with || !this.client;
+    els.olderButton.textContent = this.text('chat.older');
     els.olderButton.hidden = o.complete || o.loading;
     els.olderText.textContent = o.loading
-      ? this.#s('chat.olderLoading')
+      ? this.text('chat.olderLoading')
       : o.error
-        ? this.#s('chat.olderFailed', { error: o.error })
+        ? this.text('chat.olderFailed', { error: o.error })
         : o.complete
-          ? this.#s('chat.olderDone')
+          ? this.text('chat.olderDone')
           : '';
   }
 
@@ -727,7 +703,7 @@ export class SparkWebChat extends HTMLElement {
 
   /** Marks the newest incoming message displayed when the user can see it. */
   #maybeDisplayed() {
-    const client = this.#client;
+    const client = this.client;
     const jid = this.with;
     if (!client || !jid || document.visibilityState !== 'visible' || !this.#visible) return;
     const { scroller } = this.#els;
@@ -763,7 +739,7 @@ export class SparkWebChat extends HTMLElement {
   #sendState(state, to = this.with) {
     this.#myState = state;
     if (state !== 'composing') clearTimeout(this.#pauseTimer);
-    const client = this.#client;
+    const client = this.client;
     if (!client || !to || client.state.session.state !== 'online') return;
     client.request('chat.state', { to, state }).catch(() => {}); // best effort: never queued
   }
@@ -772,7 +748,7 @@ export class SparkWebChat extends HTMLElement {
     const name = this.#contactName();
     const s = this.#peerState;
     this.#els.typing.textContent =
-      s === 'composing' ? this.#s('chat.typing', { name }) : s === 'paused' ? this.#s('chat.paused', { name }) : '';
+      s === 'composing' ? this.text('chat.typing', { name }) : s === 'paused' ? this.text('chat.paused', { name }) : '';
   }
 
   // ---- composer ----
@@ -830,12 +806,12 @@ export class SparkWebChat extends HTMLElement {
 
   #renderContext() {
     const els = this.#els;
-    els.contextCancel.textContent = this.#s('chat.cancel');
+    els.contextCancel.textContent = this.text('chat.cancel');
     let text = '';
-    if (this.#editing) text = this.#s('chat.editing');
+    if (this.#editing) text = this.text('chat.editing');
     else if (this.#replying) {
       const ref = this.#byId.get(this.#replying.key);
-      text = this.#s('chat.replyingTo', { name: ref?.outgoing ? this.#s('chat.you') : this.#contactName(), text: ref ? snippet(ref) : '' });
+      text = this.text('chat.replyingTo', { name: ref?.outgoing ? this.text('chat.you') : this.#contactName(), text: ref ? snippet(ref) : '' });
     }
     els.contextText.textContent = text;
     els.context.hidden = !text;
@@ -844,7 +820,7 @@ export class SparkWebChat extends HTMLElement {
   async #send() {
     const { input } = this.#els;
     const body = input.value;
-    if (!body.trim() || this.#sending || !this.#client || !this.with) return;
+    if (!body.trim() || this.#sending || !this.client || !this.with) return;
     this.#sending = true;
     this.#els.error.textContent = '';
     this.#renderHeader();
@@ -853,11 +829,11 @@ export class SparkWebChat extends HTMLElement {
     try {
       if (editing) {
         const old = this.#byId.get(editing.key);
-        if (old?.body !== body) await this.#client.request('chat.correct', { to: this.with, id: editing.id, body });
+        if (old?.body !== body) await this.client.request('chat.correct', { to: this.with, id: editing.id, body });
       } else {
         const args = { to: this.with, body };
         if (replying) args.replyTo = replying.to ? { id: replying.id, to: replying.to } : { id: replying.id };
-        await this.#client.request('chat.send', args);
+        await this.client.request('chat.send', args);
       }
       // Only clear what was sent: the user may have typed on while it was on its way.
       if (input.value === body) input.value = '';
@@ -867,7 +843,7 @@ export class SparkWebChat extends HTMLElement {
       clearTimeout(this.#pauseTimer);
       this.#renderContext();
     } catch (err) {
-      this.#els.error.textContent = this.#s('chat.notSent', { error: err.message || err.code });
+      this.#els.error.textContent = this.text('chat.notSent', { error: err.message || err.code });
     } finally {
       this.#sending = false;
       this.#renderHeader();
@@ -879,14 +855,14 @@ export class SparkWebChat extends HTMLElement {
 
   /** The façade's upload(file, {onProgress, signal}) → Promise<URL>, if it has one. */
   #uploader() {
-    const client = this.#client;
+    const client = this.client;
     if (typeof client?.upload === 'function') return (file, opts) => client.upload(file, opts);
     if (typeof sparkweb.upload === 'function') return (file, opts) => sparkweb.upload(file, opts);
     return null;
   }
 
   #canUpload() {
-    return !!this.#uploader() && !!this.with && this.#client?.state.session.state === 'online' && !this.#upload;
+    return !!this.#uploader() && !!this.with && this.client?.state.session.state === 'online' && !this.#upload;
   }
 
   async #uploadFile(file) {
@@ -897,10 +873,10 @@ export class SparkWebChat extends HTMLElement {
     const controller = new AbortController();
     this.#upload = controller;
     els.error.textContent = '';
-    els.uploadText.textContent = this.#s('chat.uploading', { name: file.name });
-    els.uploadCancel.textContent = this.#s('chat.cancel');
+    els.uploadText.textContent = this.text('chat.uploading', { name: file.name });
+    els.uploadCancel.textContent = this.text('chat.cancel');
     els.progress.removeAttribute('value'); // indeterminate until the first progress
-    els.progress.setAttribute('aria-label', this.#s('chat.uploading', { name: file.name }));
+    els.progress.setAttribute('aria-label', this.text('chat.uploading', { name: file.name }));
     els.upload.hidden = false;
     this.#renderHeader();
     try {
@@ -910,11 +886,11 @@ export class SparkWebChat extends HTMLElement {
           if (total > 0) els.progress.value = Math.min(1, sent / total);
         },
       });
-      await this.#client.request('chat.send', { to, body: url, oob: url });
+      await this.client.request('chat.send', { to, body: url, oob: url });
     } catch (err) {
       els.error.textContent = controller.signal.aborted
-        ? this.#s('chat.uploadCancelled')
-        : this.#s('chat.uploadFailed', { error: err.message || err.code || String(err) });
+        ? this.text('chat.uploadCancelled')
+        : this.text('chat.uploadFailed', { error: err.message || err.code || String(err) });
     } finally {
       this.#upload = null;
       els.upload.hidden = true;
@@ -926,25 +902,25 @@ export class SparkWebChat extends HTMLElement {
 
   #contactName() {
     const jid = this.with;
-    return this.#client?.state.roster.find((r) => r.jid === jid)?.name || jid;
+    return this.client?.state.roster.find((r) => r.jid === jid)?.name || jid;
   }
 
   #renderHeader() {
     const els = this.#els;
     const jid = this.with;
-    const state = this.#client?.state;
+    const state = this.client?.state;
     const online = state?.session.state === 'online';
-    const name = jid ? this.#contactName() : this.#s('chat.none');
+    const name = jid ? this.#contactName() : this.text('chat.none');
     els.title.textContent = name;
     els.title.title = jid;
     const show = jid && online ? (bestPresence(state.presence, jid)?.show ?? 'unavailable') : 'unavailable';
     els.dot.dataset.show = show;
-    els.show.textContent = jid ? this.#s(`chat.show.${show}`) : '';
+    els.show.textContent = jid ? this.text(`chat.show.${show}`) : '';
     els.presence.hidden = !jid;
-    els.label.textContent = jid ? this.#s('chat.label', { name }) : this.#s('chat.labelNone');
-    els.send.textContent = this.#s('chat.send');
-    els.attachText.textContent = this.#s('chat.attach');
-    els.attach.title = this.#s('chat.attach');
+    els.label.textContent = jid ? this.text('chat.label', { name }) : this.text('chat.labelNone');
+    els.send.textContent = this.text('chat.send');
+    els.attachText.textContent = this.text('chat.attach');
+    els.attach.title = this.text('chat.attach');
     // While reconnecting the engine keeps what is sent in its outbox and sends it once back.
     const reconnecting = state?.session.state === 'reconnecting';
     const enabled = (online || reconnecting) && !!jid;
@@ -953,10 +929,10 @@ export class SparkWebChat extends HTMLElement {
     els.attach.hidden = !this.#uploader();
     els.attach.disabled = !online || !jid || !!this.#upload;
     let hint = '';
-    if (!this.#client) hint = this.#s('chat.starting');
-    else if (reconnecting) hint = this.#s(jid ? 'chat.reconnecting' : 'chat.reconnectingNone');
-    else if (!online) hint = this.#s('chat.signedOut');
-    else if (!jid) hint = this.#s('chat.chooseFirst');
+    if (!this.client) hint = this.text('chat.starting');
+    else if (reconnecting) hint = this.text(jid ? 'chat.reconnecting' : 'chat.reconnectingNone');
+    else if (!online) hint = this.text('chat.signedOut');
+    else if (!jid) hint = this.text('chat.chooseFirst');
     els.hint.textContent = hint;
   }
 }
@@ -974,114 +950,6 @@ function el(tag, className, text, part) {
 function snippet(m) {
   const line = (m.body ?? '').split('\n').find((l) => l.trim() && !l.startsWith('>')) ?? m.body ?? '';
   return line.length > 80 ? line.slice(0, 79) + '…' : line;
-}
-
-/**
- * Fills container with the message body: the styled spans (XEP-0393) as <strong>, <em>, <s>,
- * <code>, <pre> and <blockquote>, links, and an OOB image; text nodes only, never markup.
- */
-function renderBody(container, m) {
-  // Spans that no longer spell the body (a correction merged over an older version) are stale.
-  const styled = Array.isArray(m.styled) && m.styled.map((s) => s.text).join('') === m.body;
-  const spans = styled ? m.styled : [{ text: m.body ?? '' }];
-  // Consecutive spans of the same block (quote depth, preformatted or not) go in one block.
-  let block = null;
-  let blockKey = '';
-  for (const s of spans) {
-    const kinds = new Set(s.kinds ?? []);
-    const depth = Math.min(Number(s.quote) || 0, 8);
-    const key = `${depth}|${kinds.has('pre')}`;
-    if (!block || key !== blockKey) {
-      block = openBlock(container, depth, kinds.has('pre'));
-      blockKey = key;
-    }
-    if (kinds.has('directive')) {
-      block.append(el('span', 'directive', s.text));
-      continue;
-    }
-    let node = kinds.has('pre') || kinds.has('code') ? document.createTextNode(s.text) : linkify(s.text);
-    for (const [kind, tag] of [['code', 'code'], ['strike', 's'], ['emphasis', 'em'], ['strong', 'strong']]) {
-      if (!kinds.has(kind) || kinds.has('pre')) continue;
-      const wrap = document.createElement(tag);
-      wrap.append(node);
-      node = wrap;
-    }
-    block.append(node);
-  }
-  const oob = safeURL(m.oob?.url, ['http:', 'https:']);
-  if (oob) {
-    const a = link(oob, m.oob.desc || '');
-    if (/\.(png|jpe?g|gif|webp|avif)$/i.test(oob.pathname)) {
-      const img = document.createElement('img');
-      img.src = oob.href;
-      img.alt = m.oob.desc || t('chat.image');
-      img.loading = 'lazy';
-      img.referrerPolicy = 'no-referrer';
-      img.setAttribute('part', 'image');
-      a.replaceChildren(img);
-      container.append(a);
-    } else if (m.body?.trim() !== m.oob.url) {
-      a.textContent = m.oob.desc || oob.href;
-      container.append(document.createElement('br'), a);
-    }
-  }
-}
-
-/** A block for a run of spans: the body itself, a <pre>, or <blockquote>s nested depth deep. */
-function openBlock(container, depth, pre) {
-  let parent = container;
-  for (let i = 0; i < depth; i++) {
-    const q = document.createElement('blockquote');
-    parent.append(q);
-    parent = q;
-  }
-  if (pre) {
-    const p = document.createElement('pre');
-    parent.append(p);
-    parent = p;
-  }
-  return parent;
-}
-
-const URL_PATTERN = /\b(?:https?:\/\/|xmpp:)[^\s<>"'`]+/gi;
-
-/** Text with its http(s) and xmpp URLs as links. */
-function linkify(text) {
-  const frag = document.createDocumentFragment();
-  let at = 0;
-  for (const match of text.matchAll(URL_PATTERN)) {
-    // Punctuation that ends a sentence is not part of the URL.
-    const raw = match[0].replace(/[.,;:!?)\]}]+$/, '');
-    const url = safeURL(raw, [...LINK_SCHEMES]);
-    if (!url) continue;
-    frag.append(text.slice(at, match.index));
-    const a = link(url, raw);
-    frag.append(a);
-    at = match.index + raw.length;
-  }
-  frag.append(text.slice(at));
-  return frag;
-}
-
-function link(url, text) {
-  const a = document.createElement('a');
-  a.href = url.href;
-  a.textContent = text;
-  a.rel = 'noopener noreferrer';
-  a.target = '_blank';
-  a.setAttribute('part', 'link');
-  return a;
-}
-
-/** The URL if it parses and has one of the schemes, else null. */
-function safeURL(raw, schemes) {
-  if (typeof raw !== 'string' || raw === '') return null;
-  try {
-    const url = new URL(raw);
-    return schemes.includes(url.protocol) ? url : null;
-  } catch {
-    return null;
-  }
 }
 
 if (!customElements.get('sparkweb-chat')) customElements.define('sparkweb-chat', SparkWebChat);

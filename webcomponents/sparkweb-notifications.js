@@ -16,7 +16,8 @@
 // Parts: button, status.
 // Strings: notifications.<name> for each name of defaultStrings.
 import { connect, registerServiceWorker, themeCSS } from './sparkweb.js';
-import { defineStrings, t } from './i18n.js';
+import { defineStrings } from './i18n.js';
+import { SparkWebElement } from './element.js';
 
 /**
  * The element's English texts by short name (the i18n key is "notifications." + name);
@@ -83,36 +84,28 @@ class NotificationsError extends Error {
 }
 
 /** Turns Web Push notifications on or off for this browser and the signed-in account. */
-export class SparkWebNotifications extends HTMLElement {
+export class SparkWebNotifications extends SparkWebElement {
   #els;
-  #strings = null;
-  #onStrings = () => this.#render();
   #state = 'off';
   /** The last text key shown, so that new strings re-render it. */
   #text = { key: 'off', detail: '' };
   #busy = false;
   #permissionStatus = null;
-  #off = [];
 
   constructor() {
-    super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.append(template.content.cloneNode(true));
-    this.#els = { button: root.querySelector('button'), status: root.querySelector('p') };
+    super(template);
+    this.#els = { button: this.$('button'), status: this.$('p') };
     this.#els.button.addEventListener('click', () => this.toggle());
-    this.#render();
+    this.render();
   }
 
   /** This element's own texts by i18n key, over the page's; short names are accepted when set. */
   get strings() {
-    return this.#strings;
+    return super.strings;
   }
 
   set strings(value) {
-    this.#strings = value
-      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k.includes('.') ? k : 'notifications.' + k, v]))
-      : null;
-    this.#render();
+    super.strings = value && Object.fromEntries(Object.entries(value).map(([k, v]) => [k.includes('.') ? k : 'notifications.' + k, v]));
   }
 
   /** off | asking | on | denied | error. */
@@ -131,9 +124,8 @@ export class SparkWebNotifications extends HTMLElement {
     return new URL(this.getAttribute('vapid-url') || new URL('../api/push/vapid', import.meta.url), location.href);
   }
 
-  async connectedCallback() {
-    document.addEventListener('sparkweb-strings', this.#onStrings);
-    this.#render();
+  connectedCallback() {
+    super.connectedCallback();
     if (!supported()) {
       this.#set('error', 'unsupported');
       this.#els.button.disabled = true;
@@ -147,39 +139,31 @@ export class SparkWebNotifications extends HTMLElement {
         status.onchange = () => this.#refresh();
       })
       .catch(() => {});
-    this.#watchSignOut();
-    await this.#refresh();
+    this.#refresh();
   }
 
   disconnectedCallback() {
-    document.removeEventListener('sparkweb-strings', this.#onStrings);
+    super.disconnectedCallback();
     if (this.#permissionStatus) this.#permissionStatus.onchange = null;
     this.#permissionStatus = null;
-    for (const off of this.#off) off();
-    this.#off = [];
   }
 
   /**
    * On sign-out the engine removes this browser's subscription at the relay (nobody signed in here
    * should get that account's notifications); the browser's own subscription then goes too, so
-   * the toggle shows "off" instead of a subscription that leads nowhere.
+   * the toggle shows "off" instead of a subscription that leads nowhere. Without a client (the
+   * engine cannot run), turning on reports that when clicked.
    */
-  async #watchSignOut() {
-    let client;
-    try {
-      client = await connect();
-    } catch {
-      return; // the engine cannot run: turning on reports that when clicked
-    }
-    if (!this.isConnected) return;
+  subscribe(client) {
+    if (!supported()) return [];
     let jid = client.state.session.jid;
-    this.#off.push(
+    return [
       client.on('session', (s) => {
         const signedOut = !!jid && s.state === 'offline' && !s.jid;
         jid = s.jid || '';
         if (signedOut) this.#signedOut();
       }),
-    );
+    ];
   }
 
   async #signedOut() {
@@ -193,7 +177,7 @@ export class SparkWebNotifications extends HTMLElement {
       console.warn('sparkweb-notifications: unsubscribing at sign-out failed', err);
     } finally {
       this.#busy = false;
-      this.#render();
+      this.render();
     }
   }
 
@@ -206,7 +190,7 @@ export class SparkWebNotifications extends HTMLElement {
       else await this.#turnOn();
     } finally {
       this.#busy = false;
-      this.#render();
+      this.render();
     }
   }
 
@@ -338,13 +322,13 @@ export class SparkWebNotifications extends HTMLElement {
   #set(state, key, detail = '') {
     this.#state = state;
     this.#text = { key, detail };
-    this.#render();
+    this.render();
   }
 
-  #render() {
+  render() {
     const { button, status } = this.#els;
-    const text = t('notifications.' + this.#text.key, { message: this.#text.detail || '' }, this.#strings);
-    const label = t('notifications.button', null, this.#strings);
+    const text = this.text('notifications.' + this.#text.key, { message: this.#text.detail || '' });
+    const label = this.text('notifications.button');
     if (button.textContent !== label) button.textContent = label;
     button.setAttribute('aria-pressed', String(this.#state === 'on'));
     // aria-disabled, not disabled: the button keeps keyboard focus while it works.

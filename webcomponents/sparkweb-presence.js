@@ -11,8 +11,9 @@
 // Strings: presence.label, presence.messageLabel, presence.messagePlaceholder,
 // presence.show.available, presence.show.chat, presence.show.away, presence.show.xa,
 // presence.show.dnd, presence.failed.
-import { connect, themeCSS } from './sparkweb.js';
-import { defineStrings, t } from './i18n.js';
+import { themeCSS } from './sparkweb.js';
+import { defineStrings } from './i18n.js';
+import { SparkWebElement } from './element.js';
 
 defineStrings({
   'presence.label': 'Status',
@@ -53,29 +54,22 @@ input { min-width: 8rem; max-width: 24rem; flex: 1 1 10rem; }
 `;
 
 /** Own status picker of the shared SparkWeb session. */
-export class SparkWebPresence extends HTMLElement {
-  #client = null;
-  #off = [];
+export class SparkWebPresence extends SparkWebElement {
   #els;
-  #strings = null;
   /** The presence as last known: from our own presence events, or from a change made here. */
   #current = { show: 'available', status: '' };
   #error = null;
-  #onStrings = () => this.#render();
 
   constructor() {
-    super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.append(template.content.cloneNode(true));
-    const $ = (sel) => root.querySelector(sel);
+    super(template);
     this.#els = {
-      form: $('form'),
-      dot: $('.dot'),
-      showLabel: $('label[for="show"]'),
-      show: $('#show'),
-      messageLabel: $('label[for="message"]'),
-      message: $('#message'),
-      error: $('.error'),
+      form: this.$('form'),
+      dot: this.$('.dot'),
+      showLabel: this.$('label[for="show"]'),
+      show: this.$('#show'),
+      messageLabel: this.$('label[for="message"]'),
+      message: this.$('#message'),
+      error: this.$('.error'),
     };
     for (const show of SHOWS) {
       const option = document.createElement('option');
@@ -96,17 +90,7 @@ export class SparkWebPresence extends HTMLElement {
         this.#els.message.value = this.#current.status;
       }
     });
-    this.#render();
-  }
-
-  /** This element's own texts, by i18n key, over the page's (setStrings). */
-  get strings() {
-    return this.#strings;
-  }
-
-  set strings(value) {
-    this.#strings = value ? { ...value } : null;
-    this.#render();
+    this.render();
   }
 
   /** The current availability: available, chat, away, xa or dnd. */
@@ -119,78 +103,63 @@ export class SparkWebPresence extends HTMLElement {
     return this.#current.status;
   }
 
-  async connectedCallback() {
-    document.addEventListener('sparkweb-strings', this.#onStrings);
-    let client;
-    try {
-      client = await connect();
-    } catch {
-      return; // stays disabled: <sparkweb-login> says why SparkWeb cannot start
-    }
-    if (!this.isConnected) return;
-    this.#client = client;
-    this.#off = [
-      client.on('session', () => this.#sync()),
-      client.on('snapshot', () => this.#sync()),
-      client.on('presence', (p) => {
-        if (p.jid === client.state.session.jid) this.#sync();
-      }),
+  // Without a client (SparkWeb cannot start) it stays disabled: <sparkweb-login> says why.
+  subscribe(client) {
+    this.#take();
+    const sync = () => {
+      this.#take();
+      this.render();
+    };
+    return [
+      client.on('session', sync),
+      client.on('snapshot', sync),
+      client.on('presence', (p) => p.jid === client.state.session.jid && sync()),
     ];
-    this.#sync();
-  }
-
-  disconnectedCallback() {
-    document.removeEventListener('sparkweb-strings', this.#onStrings);
-    for (const off of this.#off) off();
-    this.#off = [];
-    this.#client = null;
   }
 
   /** Takes the current presence from the state mirror: our own full JID's presence. */
-  #sync() {
-    const s = this.#client?.state;
+  #take() {
+    const s = this.client?.state;
     const own = s?.presence.find((p) => p.jid === s.session.jid);
     if (own && own.show !== 'unavailable') {
       this.#current = { show: SHOWS.includes(own.show) ? own.show : 'available', status: own.status ?? '' };
     } else if (s?.session.state === 'offline') {
       this.#current = { show: 'available', status: '' };
     }
-    this.#render();
   }
 
   /** Sends the picked availability and message, unless they are what is already set. */
   async #apply() {
     const show = this.#els.show.value;
     const status = this.#els.message.value.trim();
-    if (!this.#client || (show === this.#current.show && status === this.#current.status)) return;
+    if (!this.client || (show === this.#current.show && status === this.#current.status)) return;
     const previous = this.#current;
     this.#current = { show, status };
     this.#error = null;
-    this.#render();
+    this.render();
     try {
-      await this.#client.request('presence.set', { show, status });
+      await this.client.request('presence.set', { show, status });
       this.dispatchEvent(new CustomEvent('sparkweb-presence-change', { bubbles: true, composed: true, detail: { show, status } }));
     } catch (err) {
       this.#current = previous;
       this.#error = err;
-      this.#render();
+      this.render();
     }
   }
 
-  #render() {
+  render() {
     const els = this.#els;
-    const strings = this.#strings;
-    const online = this.#client?.state.session.state === 'online';
-    els.showLabel.textContent = t('presence.label', null, strings);
-    els.messageLabel.textContent = t('presence.messageLabel', null, strings);
-    els.message.placeholder = t('presence.messagePlaceholder', null, strings);
-    for (const option of els.show.options) option.textContent = t(`presence.show.${option.value}`, null, strings);
+    const online = this.client?.state.session.state === 'online';
+    els.showLabel.textContent = this.text('presence.label');
+    els.messageLabel.textContent = this.text('presence.messageLabel');
+    els.message.placeholder = this.text('presence.messagePlaceholder');
+    for (const option of els.show.options) option.textContent = this.text(`presence.show.${option.value}`);
     els.show.disabled = els.message.disabled = !online;
     els.show.value = this.#current.show;
     els.dot.dataset.show = online ? this.#current.show : 'unavailable';
     // Someone typing keeps their text; an update from elsewhere shows once they leave the field.
     if (!online || this.shadowRoot.activeElement !== els.message) els.message.value = this.#current.status;
-    const error = this.#error ? t('presence.failed', { message: this.#error.message || this.#error.code }, strings) : '';
+    const error = this.#error ? this.text('presence.failed', { message: this.#error.message || this.#error.code }) : '';
     if (els.error.textContent !== error) els.error.textContent = error;
   }
 }

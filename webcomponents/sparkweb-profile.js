@@ -8,8 +8,9 @@
 // Properties: `strings` (per-element text overrides, keys "profile.*", see i18n.js).
 // Parts: header, avatar, avatar-image, avatar-placeholder, avatar-input, title, form, field, label,
 // input, button, details, term, value, empty, status, error.
-import { connect, bareJID, themeCSS } from './sparkweb.js';
-import { defineStrings, t } from './i18n.js';
+import { bareJID, themeCSS } from './sparkweb.js';
+import { defineStrings } from './i18n.js';
+import { SparkWebElement } from './element.js';
 
 defineStrings({
   'profile.title.own': 'Your profile',
@@ -99,13 +100,10 @@ dd { margin: 0; overflow-wrap: anywhere; white-space: pre-wrap; }
 `;
 
 /** A vCard and avatar of the shared SparkWeb session: our own, editable, or a contact's. */
-export class SparkWebProfile extends HTMLElement {
+export class SparkWebProfile extends SparkWebElement {
   static observedAttributes = ['jid'];
 
-  #client = null;
-  #off = [];
   #els;
-  #strings = {};
   /** The profile last loaded, for the JID it belongs to. */
   #profile = null;
   #profileFor = '';
@@ -116,13 +114,10 @@ export class SparkWebProfile extends HTMLElement {
   #loading = false;
   /** The form holds edits not saved yet: a profile event from another tab must not overwrite them. */
   #dirty = false;
-  #onStrings = () => this.#render();
 
   constructor() {
-    super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.append(template.content.cloneNode(true));
-    const $ = (sel) => root.querySelector(sel);
+    super(template);
+    const $ = (sel) => this.$(sel);
     this.#els = {
       img: $('img.pic'),
       placeholder: $('.placeholder'),
@@ -160,16 +155,6 @@ export class SparkWebProfile extends HTMLElement {
     else this.removeAttribute('jid');
   }
 
-  /** Per-element text overrides (key → text), winning over setStrings(). */
-  get strings() {
-    return this.#strings;
-  }
-
-  set strings(value) {
-    this.#strings = value ?? {};
-    this.#render();
-  }
-
   attributeChangedCallback(name, oldValue, newValue) {
     if (oldValue === newValue) return;
     this.#profile = null;
@@ -178,19 +163,13 @@ export class SparkWebProfile extends HTMLElement {
     this.#load();
   }
 
-  async connectedCallback() {
-    document.addEventListener('sparkweb-strings', this.#onStrings);
-    this.#render();
-    let client;
-    try {
-      client = await connect();
-    } catch (err) {
-      this.#els.error.textContent = this.#t('profile.failed', { error: err.message });
-      return;
-    }
-    if (!this.isConnected) return;
-    this.#client = client;
-    this.#off = [
+  connectFailed(err) {
+    this.#els.error.textContent = this.text('profile.failed', { error: err.message });
+  }
+
+  subscribe(client) {
+    this.#load();
+    return [
       client.on('session', () => this.#load()),
       client.on('snapshot', () => this.#load()),
       // Our profile saved from another tab (or this one).
@@ -199,34 +178,26 @@ export class SparkWebProfile extends HTMLElement {
         this.#profile = data;
         this.#profileFor = data.jid;
         if (!this.#dirty) this.#fillForm();
-        this.#render();
+        this.render();
       }),
       client.on('avatar', (data) => {
         if (data.jid === this.#subject()) this.#loadAvatar();
       }),
     ];
-    this.#load();
   }
 
   disconnectedCallback() {
-    document.removeEventListener('sparkweb-strings', this.#onStrings);
-    for (const off of this.#off) off();
-    this.#off = [];
-    this.#client = null;
+    super.disconnectedCallback();
     this.#showAvatar(null);
-  }
-
-  #t(key, vars) {
-    return t(key, vars, this.#strings);
   }
 
   /** The bare JID whose profile this shows. */
   #subject() {
-    return this.jid || bareJID(this.#client?.state.session.jid ?? '');
+    return this.jid || bareJID(this.client?.state.session.jid ?? '');
   }
 
   #online() {
-    return this.#client?.state.session.state === 'online';
+    return this.client?.state.session.state === 'online';
   }
 
   #buildForm() {
@@ -262,15 +233,15 @@ export class SparkWebProfile extends HTMLElement {
 
   /** Loads the profile and avatar of the current subject when online and not loaded yet. */
   async #load() {
-    this.#render();
+    this.render();
     const jid = this.#subject();
     if (!this.#online() || !jid) return;
     this.#loadAvatar();
     if (this.#loading || (this.#profile && this.#profileFor === jid)) return;
     this.#loading = true;
-    this.#render();
+    this.render();
     try {
-      const profile = await this.#client.request('profile.get', this.jid ? { jid } : {});
+      const profile = await this.client.request('profile.get', this.jid ? { jid } : {});
       if (jid !== this.#subject()) return;
       this.#profile = profile ?? {};
       this.#profileFor = jid;
@@ -282,11 +253,11 @@ export class SparkWebProfile extends HTMLElement {
         this.#profileFor = jid;
         this.#fillForm();
       } else {
-        this.#els.error.textContent = this.#t('profile.failed', { error: err.message || err.code });
+        this.#els.error.textContent = this.text('profile.failed', { error: err.message || err.code });
       }
     } finally {
       this.#loading = false;
-      this.#render();
+      this.render();
     }
   }
 
@@ -295,29 +266,29 @@ export class SparkWebProfile extends HTMLElement {
     for (const f of fields) this.#els.form.elements[f].value = this.#profile?.[f] ?? '';
   }
 
-  #render() {
+  render() {
     const els = this.#els;
     const own = !this.jid;
     const jid = this.#subject();
     const online = this.#online();
-    els.title.textContent = own ? this.#t('profile.title.own') : this.#t('profile.title.contact', { jid });
-    for (const label of els.form.querySelectorAll('label[data-key]')) label.textContent = this.#t(label.dataset.key);
-    els.form.querySelector('.save').textContent = this.#t('profile.save');
-    els.choose.textContent = this.#t('profile.avatar.choose');
-    els.remove.textContent = this.#t('profile.avatar.remove');
-    els.placeholder.textContent = this.#t('profile.avatar.none');
-    els.img.alt = this.#t('profile.avatar.alt', { jid });
+    els.title.textContent = own ? this.text('profile.title.own') : this.text('profile.title.contact', { jid });
+    for (const label of els.form.querySelectorAll('label[data-key]')) label.textContent = this.text(label.dataset.key);
+    els.form.querySelector('.save').textContent = this.text('profile.save');
+    els.choose.textContent = this.text('profile.avatar.choose');
+    els.remove.textContent = this.text('profile.avatar.remove');
+    els.placeholder.textContent = this.text('profile.avatar.none');
+    els.img.alt = this.text('profile.avatar.alt', { jid });
     const loaded = !!this.#profile && this.#profileFor === jid;
     els.form.hidden = !own || !loaded;
     for (const el of els.form.elements) el.disabled = !online;
     els.tools.hidden = !own || !online;
     els.remove.disabled = !this.#avatar?.url;
     els.dl.hidden = own || !loaded;
-    if (els.dl.hidden) this.shadowRoot.querySelector('.empty').hidden = true;
+    if (els.dl.hidden) this.$('.empty').hidden = true;
     if (!own && loaded) this.#renderDetails();
-    if (!this.#client || this.#loading) els.status.textContent = this.#t('profile.loading');
-    else if (!online) els.status.textContent = this.#t('profile.offline');
-    else if (els.status.textContent === this.#t('profile.loading') || els.status.textContent === this.#t('profile.offline')) els.status.textContent = '';
+    if (!this.client || this.#loading) els.status.textContent = this.text('profile.loading');
+    else if (!online) els.status.textContent = this.text('profile.offline');
+    else if (els.status.textContent === this.text('profile.loading') || els.status.textContent === this.text('profile.offline')) els.status.textContent = '';
   }
 
   #renderDetails() {
@@ -328,7 +299,7 @@ export class SparkWebProfile extends HTMLElement {
       if (!value) continue;
       const dt = document.createElement('dt');
       dt.setAttribute('part', 'term');
-      dt.textContent = this.#t(`profile.field.${f}`);
+      dt.textContent = this.text(`profile.field.${f}`);
       const dd = document.createElement('dd');
       dd.setAttribute('part', 'value');
       dd.dataset.field = f;
@@ -346,8 +317,8 @@ export class SparkWebProfile extends HTMLElement {
       dl.append(dt, dd);
     }
     // An empty <dl> is allowed; a lone <dd> is not: say it outside the list.
-    const empty = this.shadowRoot.querySelector('.empty');
-    empty.textContent = this.#t('profile.empty');
+    const empty = this.$('.empty');
+    empty.textContent = this.text('profile.empty');
     empty.hidden = dl.children.length > 0;
   }
 
@@ -356,15 +327,15 @@ export class SparkWebProfile extends HTMLElement {
     const args = {};
     for (const f of fields) args[f] = els.form.elements[f].value.trim();
     els.error.textContent = '';
-    els.status.textContent = this.#t('profile.saving');
+    els.status.textContent = this.text('profile.saving');
     try {
-      const saved = await this.#client.request('profile.set', args);
+      const saved = await this.client.request('profile.set', args);
       this.#profile = saved ?? { ...this.#profile, ...args };
       this.#dirty = false;
-      els.status.textContent = this.#t('profile.saved');
+      els.status.textContent = this.text('profile.saved');
     } catch (err) {
       els.status.textContent = '';
-      els.error.textContent = this.#t('profile.failed', { error: err.message || err.code });
+      els.error.textContent = this.text('profile.failed', { error: err.message || err.code });
     }
   }
 
@@ -372,7 +343,7 @@ export class SparkWebProfile extends HTMLElement {
   async #loadAvatar() {
     if (!this.#online()) return;
     const jid = this.#subject();
-    const hash = this.#client.state.avatars?.[jid] ?? '';
+    const hash = this.client.state.avatars?.[jid] ?? '';
     const shown = this.#avatar;
     if (shown?.jid === jid && shown.hash === hash) return;
     if (this.#fetching?.jid === jid && this.#fetching.hash === hash) return;
@@ -383,13 +354,13 @@ export class SparkWebProfile extends HTMLElement {
     // Asked even without a known hash: the snapshot may predate the contact's presence.
     const token = (this.#fetching = { jid, hash });
     try {
-      const a = await this.#client.request('avatar.get', { jid });
+      const a = await this.client.request('avatar.get', { jid });
       if (this.#fetching !== token) return;
       this.#showAvatar({ jid, hash, url: a?.data ? URL.createObjectURL(base64Blob(a.data, a.type)) : '' });
     } catch (err) {
       if (this.#fetching !== token) return;
       this.#showAvatar({ jid, hash, url: '' });
-      if (err.code !== 'item-not-found') this.#els.error.textContent = this.#t('profile.failed', { error: err.message || err.code });
+      if (err.code !== 'item-not-found') this.#els.error.textContent = this.text('profile.failed', { error: err.message || err.code });
     } finally {
       if (this.#fetching === token) this.#fetching = null;
     }
@@ -414,19 +385,19 @@ export class SparkWebProfile extends HTMLElement {
     try {
       picture = await scaleImage(file);
     } catch {
-      els.error.textContent = this.#t('profile.avatar.bad');
+      els.error.textContent = this.text('profile.avatar.bad');
       return;
     }
-    els.status.textContent = this.#t('profile.saving');
+    els.status.textContent = this.text('profile.saving');
     try {
       const data = await blobBase64(picture);
-      await this.#client.request('avatar.set', { type: picture.type, data });
+      await this.client.request('avatar.set', { type: picture.type, data });
       const jid = this.#subject();
-      this.#showAvatar({ jid, hash: this.#client.state.avatars?.[jid] ?? '', url: URL.createObjectURL(picture) });
-      els.status.textContent = this.#t('profile.avatar.saved');
+      this.#showAvatar({ jid, hash: this.client.state.avatars?.[jid] ?? '', url: URL.createObjectURL(picture) });
+      els.status.textContent = this.text('profile.avatar.saved');
     } catch (err) {
       els.status.textContent = '';
-      els.error.textContent = this.#t('profile.failed', { error: err.message || err.code });
+      els.error.textContent = this.text('profile.failed', { error: err.message || err.code });
     }
   }
 
@@ -434,11 +405,11 @@ export class SparkWebProfile extends HTMLElement {
     const els = this.#els;
     els.error.textContent = '';
     try {
-      await this.#client.request('avatar.set', {});
+      await this.client.request('avatar.set', {});
       this.#showAvatar({ jid: this.#subject(), hash: '', url: '' });
-      els.status.textContent = this.#t('profile.avatar.removed');
+      els.status.textContent = this.text('profile.avatar.removed');
     } catch (err) {
-      els.error.textContent = this.#t('profile.failed', { error: err.message || err.code });
+      els.error.textContent = this.text('profile.failed', { error: err.message || err.code });
     }
   }
 }

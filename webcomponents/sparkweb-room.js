@@ -1,11 +1,11 @@
 // <sparkweb-room room="room@conference.example.org">: one group chat (XEP-0045).
 //
 // Shows the subject (editable by moderators), the occupants grouped by role with their affiliation
-// and presence, the room's messages (mentions of our nick highlighted, styling and links rendered
-// as text nodes, never markup) with scroll-back through the room's archive, and a composer: Enter
-// sends, Shift+Enter starts a new line, Tab completes a nick. Each occupant opens a menu with
-// "Mention" and, only when our role and affiliation allow it, kick, grant or revoke voice, make
-// moderator and ban; our own entry's menu changes our nickname.
+// and presence, the room's messages (mentions of our nick highlighted; styling, links and shared
+// images built by render.js as <sparkweb-chat> does, never markup) with scroll-back through the
+// room's archive, and a composer: Enter sends, Shift+Enter starts a new line, Tab completes a nick.
+// Each occupant opens a menu with "Mention" and, only when our role and affiliation allow it, kick,
+// grant or revoke voice, make moderator and ban; our own entry's menu changes our nickname.
 // The room itself is joined and left through <sparkweb-rooms> or the ops; this element joins again
 // on request after we left (or were removed), and leaves with its "Leave" button, after which it
 // dispatches `sparkweb-leave` (bubbles, composed, detail {jid}).
@@ -13,10 +13,12 @@
 // Properties: `strings` (per-element text overrides, keys "room.*", see i18n.js).
 // Parts: header, title, subject, subject-form, subject-input, nick-form, actions, button, invite-form, input,
 // notice, body-area, log, more, message, message-in, message-out, message-mention, message-pending,
-// meta, nick, time, mention-badge, body, occupants, occupant-group, occupant-group-name, occupant,
-// occupant-self, presence, affiliation, menu, menuitem, composer, hint, error.
-import { connect, bareJID, themeCSS } from './sparkweb.js';
+// meta, nick, time, mention-badge, body, link, image, occupants, occupant-group, occupant-group-name,
+// occupant, occupant-self, presence, affiliation, menu, menuitem, composer, hint, error.
+import { bareJID, themeCSS } from './sparkweb.js';
 import { defineStrings, t, formatTime } from './i18n.js';
+import { SparkWebElement } from './element.js';
+import { renderBody, bodyCSS } from './render.js';
 
 defineStrings({
   'room.title.none': 'No room',
@@ -45,6 +47,7 @@ defineStrings({
   'room.self': '(you)',
   'room.mention': 'mentions you',
   'room.pending': 'Sending…',
+  'room.image': 'Image',
   'room.composer.label': 'Message to {room}',
   'room.send': 'Send',
   'room.notsent': 'Not sent: {error}',
@@ -145,11 +148,7 @@ ol.messages > li[data-state="pending"] { opacity: .7; }
 .badge { margin-inline-start: .3rem; padding: 0 .3rem; border-radius: 999px; background: var(--_accent); color: var(--_accent-fg); font-size: .68rem; }
 .body { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .body a { color: inherit; }
-.strong { font-weight: 700; } .emphasis { font-style: italic; } .strike { text-decoration: line-through; }
-.code, .pre { font-family: ui-monospace, monospace; }
-.pre { display: block; }
-.quote { display: block; border-inline-start: 3px solid var(--_border); padding-inline-start: .4rem; }
-.directive { opacity: .55; }
+${bodyCSS}
 aside { width: 14rem; flex: none; border-inline-start: 1px solid var(--_border); overflow-y: auto; padding: .5rem; }
 aside h3 { margin: 0 0 .3rem; font-size: .85rem; }
 aside h4 { margin: .5rem 0 .2rem; font-size: .72rem; text-transform: uppercase; letter-spacing: .04em; color: var(--_muted); }
@@ -224,17 +223,12 @@ form.composer textarea { flex: 1; resize: vertical; min-height: 2.4rem; }
 
 const roles = ['moderator', 'participant', 'visitor', 'none'];
 const rank = { outcast: -1, none: 0, member: 1, admin: 2, owner: 3 };
-/** Address-like runs in text that become links (http and https only). */
-const urlPattern = /\bhttps?:\/\/[^\s<>"']+/gi;
 
 /** One group chat room of the shared SparkWeb session. */
-export class SparkWebRoom extends HTMLElement {
+export class SparkWebRoom extends SparkWebElement {
   static observedAttributes = ['room'];
 
-  #client = null;
-  #off = [];
   #els;
-  #strings = {};
   /** Ids of messages in the log, so a message seen twice (event, state, archive) shows once. */
   #shown = new Set();
   /** Archive pages loaded by scroll-back for the current room, oldest first. */
@@ -247,13 +241,10 @@ export class SparkWebRoom extends HTMLElement {
   /** Tab completion: {prefix, start, matches, i} while cycling through candidates. */
   #completion = null;
   #occupantsFrame = 0;
-  #onStrings = () => this.#renderAll();
 
   constructor() {
-    super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.append(template.content.cloneNode(true));
-    const $ = (sel) => root.querySelector(sel);
+    super(template);
+    const $ = (sel) => this.$(sel);
     this.#els = {
       title: $('h2'),
       subject: $('.subject'),
@@ -315,7 +306,7 @@ export class SparkWebRoom extends HTMLElement {
       this.#act('muc.invite', args, () => {
         els.inviteForm.reset();
         this.#toggleForm(els.inviteForm, false);
-        els.notice.textContent = this.#t('room.invite.sent', { jid });
+        els.notice.textContent = this.text('room.invite.sent', { jid });
       });
     });
     els.groups.addEventListener('click', (e) => {
@@ -339,16 +330,6 @@ export class SparkWebRoom extends HTMLElement {
     this.setAttribute('room', jid);
   }
 
-  /** Per-element text overrides (key → text), winning over setStrings(). */
-  get strings() {
-    return this.#strings;
-  }
-
-  set strings(value) {
-    this.#strings = value ?? {};
-    this.#renderAll();
-  }
-
   attributeChangedCallback(name, oldValue, newValue) {
     if (oldValue === newValue) return;
     this.#earlier = [];
@@ -356,23 +337,16 @@ export class SparkWebRoom extends HTMLElement {
     this.#menuFor = null;
     this.#els.error.textContent = '';
     this.#els.notice.textContent = '';
-    this.#renderAll();
+    this.render();
   }
 
-  async connectedCallback() {
-    document.addEventListener('sparkweb-strings', this.#onStrings);
-    this.#renderAll();
-    let client;
-    try {
-      client = await connect();
-    } catch (err) {
-      this.#els.error.textContent = this.#t('room.failed', { error: err.message });
-      return;
-    }
-    if (!this.isConnected) return;
-    this.#client = client;
+  connectFailed(err) {
+    this.#els.error.textContent = this.text('room.failed', { error: err.message });
+  }
+
+  subscribe(client) {
     const mine = (data) => bareJID(data?.room ?? data?.jid ?? data?.with ?? '').toLowerCase() === this.room;
-    this.#off = [
+    return [
       client.on('session', () => this.#renderHeader()),
       client.on('room', (room) => {
         if (!mine(room)) return;
@@ -388,33 +362,21 @@ export class SparkWebRoom extends HTMLElement {
       client.on('message', (msg) => {
         if (msg.with === this.room) this.#append(msg);
       }),
-      client.on('snapshot', () => this.#renderAll()),
+      client.on('snapshot', () => this.render()),
     ];
-    this.#renderAll();
-  }
-
-  disconnectedCallback() {
-    document.removeEventListener('sparkweb-strings', this.#onStrings);
-    for (const off of this.#off) off();
-    this.#off = [];
-    this.#client = null;
-  }
-
-  #t(key, vars) {
-    return t(key, vars, this.#strings);
   }
 
   /** @returns {import('./sparkweb.js').Room|undefined} */
   #roomState() {
-    return this.#client?.state.rooms?.find((r) => r.jid === this.room);
+    return this.client?.state.rooms?.find((r) => r.jid === this.room);
   }
 
   #isJoined() {
-    return this.#roomState()?.state === 'joined' && this.#client?.state.session.state === 'online';
+    return this.#roomState()?.state === 'joined' && this.client?.state.session.state === 'online';
   }
 
   #occupants() {
-    return this.#client?.state.occupants?.[this.room] ?? [];
+    return this.client?.state.occupants?.[this.room] ?? [];
   }
 
   /** Our own occupant entry (our nick's), for what we may do. */
@@ -424,19 +386,19 @@ export class SparkWebRoom extends HTMLElement {
     return { role: me?.role || room?.role || 'none', affiliation: me?.affiliation || room?.affiliation || 'none' };
   }
 
-  #renderAll() {
+  render() {
     const els = this.#els;
-    els.editSubject.textContent = this.#t('room.subject.edit');
-    els.invite.textContent = this.#t('room.invite');
-    els.send.textContent = this.#t('room.send');
-    for (const c of this.shadowRoot.querySelectorAll('.cancel')) c.textContent = this.#t('room.cancel');
-    this.shadowRoot.querySelector('.l-subject').textContent = this.#t('room.subject.label');
-    this.shadowRoot.querySelector('.l-invite-jid').textContent = this.#t('room.invite.jid');
-    this.shadowRoot.querySelector('.l-invite-reason').textContent = this.#t('room.invite.reason');
-    this.shadowRoot.querySelector('.save-subject').textContent = this.#t('room.subject.save');
-    this.shadowRoot.querySelector('.l-nick').textContent = this.#t('room.nick.label');
-    this.shadowRoot.querySelector('.save-nick').textContent = this.#t('room.subject.save');
-    this.shadowRoot.querySelector('.send-invite').textContent = this.#t('room.invite.send');
+    els.editSubject.textContent = this.text('room.subject.edit');
+    els.invite.textContent = this.text('room.invite');
+    els.send.textContent = this.text('room.send');
+    for (const c of this.shadowRoot.querySelectorAll('.cancel')) c.textContent = this.text('room.cancel');
+    this.$('.l-subject').textContent = this.text('room.subject.label');
+    this.$('.l-invite-jid').textContent = this.text('room.invite.jid');
+    this.$('.l-invite-reason').textContent = this.text('room.invite.reason');
+    this.$('.save-subject').textContent = this.text('room.subject.save');
+    this.$('.l-nick').textContent = this.text('room.nick.label');
+    this.$('.save-nick').textContent = this.text('room.subject.save');
+    this.$('.send-invite').textContent = this.text('room.invite.send');
     this.#renderHeader();
     this.#renderLog();
     this.#renderOccupants();
@@ -446,11 +408,11 @@ export class SparkWebRoom extends HTMLElement {
     const els = this.#els;
     const jid = this.room;
     const room = this.#roomState();
-    const session = this.#client?.state.session.state;
+    const session = this.client?.state.session.state;
     const online = session === 'online';
-    els.title.textContent = jid ? room?.name || jid : this.#t('room.title.none');
+    els.title.textContent = jid ? room?.name || jid : this.text('room.title.none');
     els.title.title = jid;
-    els.subject.textContent = room?.subject || (jid ? this.#t('room.subject.none') : '');
+    els.subject.textContent = room?.subject || (jid ? this.text('room.subject.none') : '');
     const joined = this.#isJoined();
     const self = this.#self();
     els.editSubject.hidden = !joined || self.role !== 'moderator';
@@ -463,30 +425,30 @@ export class SparkWebRoom extends HTMLElement {
     // One button: leave while in the room, join again after leaving or being removed.
     const canRejoin = online && !!room && (room.state === 'left' || room.state === 'error');
     els.leave.hidden = !jid || !(joined || room?.state === 'joining' || canRejoin);
-    els.leave.textContent = joined || room?.state === 'joining' ? this.#t('room.leave') : this.#t('room.join');
+    els.leave.textContent = joined || room?.state === 'joining' ? this.text('room.leave') : this.text('room.join');
     els.leave.dataset.action = joined || room?.state === 'joining' ? 'leave' : 'join';
 
     let hint = '';
-    if (!this.#client) hint = this.#t('room.state.starting');
-    else if (!online && session !== 'reconnecting') hint = this.#t('room.state.offline');
-    else if (jid && !room) hint = this.#t('room.state.none');
-    else if (room?.state === 'joining') hint = this.#t('room.state.joining');
-    else if (room && room.state !== 'joined') hint = this.#t('room.state.left');
+    if (!this.client) hint = this.text('room.state.starting');
+    else if (!online && session !== 'reconnecting') hint = this.text('room.state.offline');
+    else if (jid && !room) hint = this.text('room.state.none');
+    else if (room?.state === 'joining') hint = this.text('room.state.joining');
+    else if (room && room.state !== 'joined') hint = this.text('room.state.left');
     els.hint.textContent = hint;
     // Removal (kick, ban, shutdown) or a failed join: say why, plainly.
-    if (room?.error && room.state !== 'joined') els.error.textContent = roomErrorText(room.error, this.#strings);
+    if (room?.error && room.state !== 'joined') els.error.textContent = roomErrorText(room.error, this.strings);
     else if (room?.state === 'joined' && els.error.dataset.from === 'room') els.error.textContent = '';
     els.error.dataset.from = room?.error ? 'room' : '';
 
     const name = room?.name || jid;
-    els.composerLabel.textContent = this.#t('room.composer.label', { room: name });
+    els.composerLabel.textContent = this.text('room.composer.label', { room: name });
     els.input.disabled = !joined;
     els.send.disabled = !joined || this.#sending;
     els.more.textContent = this.#loadingMore
-      ? this.#t('room.more.loading')
+      ? this.text('room.more.loading')
       : this.#complete
-        ? this.#t('room.more.done')
-        : this.#t('room.more');
+        ? this.text('room.more.done')
+        : this.text('room.more');
     els.more.disabled = !joined || this.#complete || this.#loadingMore;
     els.more.hidden = !jid;
   }
@@ -510,24 +472,24 @@ export class SparkWebRoom extends HTMLElement {
     this.#els.error.textContent = '';
     this.#els.error.dataset.from = '';
     try {
-      const result = await this.#client.request(op, args);
+      const result = await this.client.request(op, args);
       then?.(result);
     } catch (err) {
-      this.#els.error.textContent = this.#t('room.failed', { error: roomErrorText(err, this.#strings) });
+      this.#els.error.textContent = this.text('room.failed', { error: roomErrorText(err, this.strings) });
     }
   }
 
   async #leaveOrJoin() {
     const room = this.#roomState();
-    if (!this.#client || !this.room) return;
+    if (!this.client || !this.room) return;
     if (this.#els.leave.dataset.action === 'leave') {
       await this.#act('muc.leave', { room: this.room }, () =>
         this.dispatchEvent(new CustomEvent('sparkweb-leave', { bubbles: true, composed: true, detail: { jid: this.room } })),
       );
       return;
     }
-    const bookmark = this.#client.state.bookmarks?.find((b) => b.jid === this.room);
-    const nick = room?.nick || bookmark?.nick || bareJID(this.#client.state.session.jid).split('@')[0];
+    const bookmark = this.client.state.bookmarks?.find((b) => b.jid === this.room);
+    const nick = room?.nick || bookmark?.nick || bareJID(this.client.state.session.jid).split('@')[0];
     const args = { room: this.room, nick };
     if (bookmark?.password) args.password = bookmark.password;
     await this.#act('muc.join', args);
@@ -542,7 +504,7 @@ export class SparkWebRoom extends HTMLElement {
     const frag = document.createDocumentFragment();
     // By id, the engine's current version winning over an archive page's.
     const byId = new Map();
-    const live = this.room ? this.#client?.state.conversations[this.room] ?? [] : [];
+    const live = this.room ? this.client?.state.conversations[this.room] ?? [] : [];
     for (const msg of [...(this.room ? this.#earlier : []), ...live]) byId.set(msg.id || byId.size, msg);
     const ts = (m) => m.timestamp ?? '';
     const all = [...byId.values()].sort((a, b) => (ts(a) < ts(b) ? -1 : ts(a) > ts(b) ? 1 : 0));
@@ -586,7 +548,7 @@ export class SparkWebRoom extends HTMLElement {
     const nick = document.createElement('span');
     nick.className = 'nick';
     nick.setAttribute('part', 'nick');
-    nick.textContent = msg.outgoing ? this.#t('room.you') : msg.nick || nickOf(msg.from) || this.room;
+    nick.textContent = msg.outgoing ? this.text('room.you') : msg.nick || nickOf(msg.from) || this.room;
     meta.append(nick);
     const at = formatTime(msg.timestamp);
     if (at) {
@@ -600,39 +562,39 @@ export class SparkWebRoom extends HTMLElement {
       const badge = document.createElement('span');
       badge.className = 'badge';
       badge.setAttribute('part', 'mention-badge');
-      badge.textContent = this.#t('room.mention');
+      badge.textContent = this.text('room.mention');
       meta.append(badge);
     }
-    if (pending) meta.append(` · ${this.#t('room.pending')}`);
-    const body = document.createElement('p');
+    if (pending) meta.append(` · ${this.text('room.pending')}`);
+    const body = document.createElement('div');
     body.className = 'body';
     body.setAttribute('part', 'body');
-    renderBody(body, msg);
+    body.append(renderBody(msg, { imageAlt: this.text('room.image') }));
     li.append(meta, body);
     return li;
   }
 
   async #loadEarlier() {
-    if (this.#loadingMore || this.#complete || !this.#client || !this.room) return;
+    if (this.#loadingMore || this.#complete || !this.client || !this.room) return;
     this.#loadingMore = true;
     this.#renderHeader();
     const room = this.room;
     const args = { with: room, limit: 50 };
-    const oldest = [...this.#earlier, ...(this.#client.state.conversations[room] ?? [])]
+    const oldest = [...this.#earlier, ...(this.client.state.conversations[room] ?? [])]
       .filter((m) => m.stanzaId)
       .sort((a, b) => (a.timestamp < b.timestamp ? -1 : 1))[0];
     if (oldest) args.before = oldest.stanzaId;
     const log = this.#els.log;
     const fromBottom = log.scrollHeight - log.scrollTop;
     try {
-      const { messages = [], complete } = await this.#client.request('chat.history', args);
+      const { messages = [], complete } = await this.client.request('chat.history', args);
       if (room !== this.room) return;
       this.#earlier = [...messages, ...this.#earlier];
       this.#complete = !!complete || messages.length === 0;
       for (const msg of messages) this.#append(msg);
       log.scrollTop = log.scrollHeight - fromBottom; // keep what the user was reading in place
     } catch (err) {
-      this.#els.error.textContent = this.#t('room.failed', { error: roomErrorText(err, this.#strings) });
+      this.#els.error.textContent = this.text('room.failed', { error: roomErrorText(err, this.strings) });
     } finally {
       this.#loadingMore = false;
       this.#renderHeader();
@@ -685,15 +647,15 @@ export class SparkWebRoom extends HTMLElement {
   async #send() {
     const { input } = this.#els;
     const body = input.value;
-    if (!body.trim() || this.#sending || !this.#client || !this.#isJoined()) return;
+    if (!body.trim() || this.#sending || !this.client || !this.#isJoined()) return;
     this.#sending = true;
     this.#els.error.textContent = '';
     this.#renderHeader();
     try {
-      await this.#client.request('chat.send', { to: this.room, body });
+      await this.client.request('chat.send', { to: this.room, body });
       if (input.value === body) input.value = '';
     } catch (err) {
-      this.#els.error.textContent = this.#t('room.notsent', { error: roomErrorText(err, this.#strings) });
+      this.#els.error.textContent = this.text('room.notsent', { error: roomErrorText(err, this.strings) });
     } finally {
       this.#sending = false;
       this.#renderHeader();
@@ -717,7 +679,7 @@ export class SparkWebRoom extends HTMLElement {
     const focusedNick = this.shadowRoot.activeElement?.dataset?.nick;
     const focusedAction = this.shadowRoot.activeElement?.dataset?.action;
     const list = this.#isJoined() || this.#roomState()?.state === 'joining' ? this.#occupants() : [];
-    occTitle.textContent = this.#t('room.occupants', { count: list.length });
+    occTitle.textContent = this.text('room.occupants', { count: list.length });
     const own = this.#roomState()?.nick;
     const self = this.#self();
     const byRole = new Map(roles.map((r) => [r, []]));
@@ -728,7 +690,7 @@ export class SparkWebRoom extends HTMLElement {
       const h = document.createElement('h4');
       h.id = `role-${role}`;
       h.setAttribute('part', 'occupant-group-name');
-      h.textContent = this.#t(`room.role.${role}`);
+      h.textContent = this.text(`room.role.${role}`);
       const ul = document.createElement('ul');
       ul.setAttribute('part', 'occupant-group');
       ul.setAttribute('aria-labelledby', h.id);
@@ -751,14 +713,14 @@ export class SparkWebRoom extends HTMLElement {
         dot.setAttribute('aria-hidden', 'true');
         const who = document.createElement('span');
         who.className = 'who';
-        who.textContent = o.nick === own ? `${o.nick} ${this.#t('room.self')}` : o.nick;
+        who.textContent = o.nick === own ? `${o.nick} ${this.text('room.self')}` : o.nick;
         button.append(dot, who);
         const affKey = `room.affiliation.${o.affiliation}`;
         if (o.affiliation && o.affiliation !== 'none') {
           const aff = document.createElement('span');
           aff.className = 'aff';
           aff.setAttribute('part', 'affiliation');
-          aff.textContent = this.#t(affKey);
+          aff.textContent = this.text(affKey);
           button.append(aff);
         }
         li.append(button);
@@ -803,7 +765,7 @@ export class SparkWebRoom extends HTMLElement {
     const menu = document.createElement('div');
     menu.setAttribute('role', 'menu');
     menu.setAttribute('part', 'menu');
-    menu.setAttribute('aria-label', this.#t('room.occupant.menu', { nick: o.nick }));
+    menu.setAttribute('aria-label', this.text('room.occupant.menu', { nick: o.nick }));
     for (const action of this.#actions(o, self, own)) {
       const item = document.createElement('button');
       item.type = 'button';
@@ -812,7 +774,7 @@ export class SparkWebRoom extends HTMLElement {
       item.tabIndex = -1;
       item.dataset.action = action;
       item.dataset.nick = o.nick;
-      item.textContent = this.#t(`room.action.${action}`);
+      item.textContent = this.text(`room.action.${action}`);
       menu.append(item);
     }
     return menu;
@@ -878,7 +840,7 @@ export class SparkWebRoom extends HTMLElement {
     const [op, args] = ops[action] ?? [];
     if (!op) return;
     await this.#act(op, args, () => {
-      this.#els.notice.textContent = this.#t(`room.action.done.${action}`, { nick });
+      this.#els.notice.textContent = this.text(`room.action.done.${action}`, { nick });
     });
   }
 }
@@ -887,53 +849,6 @@ export class SparkWebRoom extends HTMLElement {
 function nickOf(jid) {
   const slash = (jid || '').indexOf('/');
   return slash < 0 ? '' : jid.slice(slash + 1);
-}
-
-/**
- * Fills el with a message body as text: the engine's styling spans (XEP-0393) as classed spans,
- * and http(s) addresses outside code as links. Nothing from the network becomes markup.
- * @param {HTMLElement} el
- * @param {{body: string, styled?: {text: string, kinds?: string[]}[]}} msg
- */
-function renderBody(el, msg) {
-  const spans = msg.styled?.length ? msg.styled : [{ text: msg.body ?? '' }];
-  for (const span of spans) {
-    const kinds = span.kinds ?? [];
-    const code = kinds.includes('code') || kinds.includes('pre');
-    let target = el;
-    if (kinds.length) {
-      target = document.createElement('span');
-      target.className = kinds.filter((k) => /^[a-z]+$/.test(k)).join(' ');
-      el.append(target);
-    }
-    if (code) target.append(span.text);
-    else appendLinked(target, span.text);
-  }
-}
-
-/** Appends text, turning http(s) addresses into links that open in a new browsing context. */
-function appendLinked(el, text) {
-  let last = 0;
-  for (const m of text.matchAll(urlPattern)) {
-    // Trailing punctuation usually ends the sentence, not the address.
-    const raw = m[0].replace(/[.,;:!?)\]]+$/, '');
-    let url;
-    try {
-      url = new URL(raw);
-    } catch {
-      continue;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
-    el.append(text.slice(last, m.index));
-    const a = document.createElement('a');
-    a.href = url.href;
-    a.rel = 'noopener noreferrer nofollow';
-    a.target = '_blank';
-    a.textContent = raw;
-    el.append(a);
-    last = m.index + raw.length;
-  }
-  el.append(text.slice(last));
 }
 
 if (!customElements.get('sparkweb-room')) customElements.define('sparkweb-room', SparkWebRoom);

@@ -13,8 +13,9 @@
 // Parts: section, heading, list, room, room-selected, name, state, button, autojoin, invites,
 // invite, join-form, browse, create-form, field, label, input, results, result, filter, status,
 // error, empty.
-import { connect, bareJID, themeCSS } from './sparkweb.js';
-import { defineStrings, t } from './i18n.js';
+import { bareJID, themeCSS } from './sparkweb.js';
+import { defineStrings } from './i18n.js';
+import { SparkWebElement } from './element.js';
 import { roomErrorText } from './sparkweb-room.js';
 
 defineStrings({
@@ -160,13 +161,10 @@ input[type="text"], input[type="password"], input[type="search"], input:not([typ
 `;
 
 /** The account's rooms and the ways to find, join and create one. */
-export class SparkWebRooms extends HTMLElement {
+export class SparkWebRooms extends SparkWebElement {
   static observedAttributes = ['selected'];
 
-  #client = null;
-  #off = [];
   #els;
-  #strings = {};
   /** Rooms found by browsing: {service, rooms: [{jid, name}]} or null. */
   #found = null;
   /** The server's group chat service, once known. */
@@ -176,13 +174,10 @@ export class SparkWebRooms extends HTMLElement {
   /** Invitations not yet accepted or dismissed, newest last. */
   #invites = [];
   #busy = false;
-  #onStrings = () => this.#renderAll();
 
   constructor() {
-    super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.append(template.content.cloneNode(true));
-    const $ = (sel) => root.querySelector(sel);
+    super(template);
+    const $ = (sel) => this.$(sel);
     this.#els = {
       invitesSection: $('.invites-section'),
       invites: $('.invites'),
@@ -240,57 +235,27 @@ export class SparkWebRooms extends HTMLElement {
     else this.removeAttribute('selected');
   }
 
-  /** Per-element text overrides (key → text), winning over setStrings(). */
-  get strings() {
-    return this.#strings;
-  }
-
-  set strings(value) {
-    this.#strings = value ?? {};
-    this.#renderAll();
-  }
-
   attributeChangedCallback() {
     this.#renderRooms();
   }
 
-  async connectedCallback() {
-    document.addEventListener('sparkweb-strings', this.#onStrings);
-    this.#renderAll();
-    let client;
-    try {
-      client = await connect();
-    } catch (err) {
-      this.#els.error.textContent = err.message;
-      return;
-    }
-    if (!this.isConnected) return;
-    this.#client = client;
+  connectFailed(err) {
+    this.#els.error.textContent = err.message;
+  }
+
+  subscribe(client) {
     const render = () => this.#renderRooms();
-    this.#off = [
+    return [
       ...['session', 'room', 'bookmarks', 'snapshot'].map((ev) => client.on(ev, render)),
       client.on('invite', (invite) => {
         this.#invites = [...this.#invites.filter((x) => x.room !== invite.room), invite];
         this.#renderInvites();
       }),
     ];
-    this.#renderAll();
   }
 
-  disconnectedCallback() {
-    document.removeEventListener('sparkweb-strings', this.#onStrings);
-    for (const off of this.#off) off();
-    this.#off = [];
-    this.#client = null;
-  }
-
-  #t(key, vars) {
-    return t(key, vars, this.#strings);
-  }
-
-  #renderAll() {
-    const root = this.shadowRoot;
-    const set = (sel, key) => (root.querySelector(sel).textContent = this.#t(key));
+  render() {
+    const set = (sel, key) => (this.$(sel).textContent = this.text(key));
     set('#rooms-title', 'rooms.title');
     set('#invites-title', 'rooms.invites');
     set('.join-title', 'rooms.join.title');
@@ -313,7 +278,7 @@ export class SparkWebRooms extends HTMLElement {
 
   /** Bookmarked rooms and rooms we are in, by name. */
   #entries() {
-    const state = this.#client?.state;
+    const state = this.client?.state;
     const byJID = new Map();
     for (const b of state?.bookmarks ?? []) byJID.set(b.jid, { jid: b.jid, bookmark: b, room: null });
     for (const r of state?.rooms ?? []) {
@@ -327,7 +292,7 @@ export class SparkWebRooms extends HTMLElement {
 
   #renderRooms() {
     const { rooms, empty } = this.#els;
-    const state = this.#client?.state;
+    const state = this.client?.state;
     const online = state?.session.state === 'online';
     const focused = this.shadowRoot.activeElement;
     const focusKey = focused?.closest?.('li')?.dataset.jid ? `${focused.closest('li').dataset.jid}\n${focused.className}` : '';
@@ -354,14 +319,14 @@ export class SparkWebRooms extends HTMLElement {
       const st = document.createElement('span');
       st.className = 'state';
       st.setAttribute('part', 'state');
-      st.textContent = this.#t(`rooms.state.${roomState}`);
-      if (e.room?.error && roomState !== 'joined') st.textContent += ` — ${roomErrorText(e.room.error, this.#strings)}`;
+      st.textContent = this.text(`rooms.state.${roomState}`);
+      if (e.room?.error && roomState !== 'joined') st.textContent += ` — ${roomErrorText(e.room.error, this.strings)}`;
       select.append(name, st);
 
       const tools = document.createElement('span');
       tools.className = 'tools';
       const inRoom = roomState === 'joined' || roomState === 'joining';
-      tools.append(this.#button(inRoom ? 'leave' : 'join', this.#t(inRoom ? 'rooms.leave' : 'rooms.join'), !online));
+      tools.append(this.#button(inRoom ? 'leave' : 'join', this.text(inRoom ? 'rooms.leave' : 'rooms.join'), !online));
       if (e.bookmark) {
         const label = document.createElement('label');
         label.className = 'check';
@@ -372,21 +337,21 @@ export class SparkWebRooms extends HTMLElement {
         box.dataset.autojoin = e.jid;
         box.checked = !!e.bookmark.autojoin;
         box.disabled = !online;
-        label.append(box, this.#t('rooms.autojoin'));
+        label.append(box, this.text('rooms.autojoin'));
         tools.append(label);
       }
-      tools.append(this.#button(e.bookmark ? 'unbookmark' : 'bookmark', this.#t(e.bookmark ? 'rooms.unbookmark' : 'rooms.bookmark'), !online));
+      tools.append(this.#button(e.bookmark ? 'unbookmark' : 'bookmark', this.text(e.bookmark ? 'rooms.unbookmark' : 'rooms.bookmark'), !online));
       li.append(select, tools);
       frag.append(li);
     }
     rooms.replaceChildren(frag);
-    empty.textContent = !this.#client
-      ? this.#t('rooms.loading')
+    empty.textContent = !this.client
+      ? this.text('rooms.loading')
       : entries.length
         ? ''
         : online
-          ? this.#t('rooms.empty')
-          : this.#t('rooms.offline');
+          ? this.text('rooms.empty')
+          : this.text('rooms.offline');
     const selects = [...rooms.querySelectorAll('button.select')];
     const keep = selects.find((b) => b.dataset.jid === this.selected) ?? selects[0];
     if (keep) keep.tabIndex = 0;
@@ -397,7 +362,7 @@ export class SparkWebRooms extends HTMLElement {
       again?.focus();
     }
     // The join form's nickname defaults to our account's name.
-    const nick = this.shadowRoot.querySelector('#join-nick');
+    const nick = this.$('#join-nick');
     if (!nick.value && state?.session.jid) nick.value = bareJID(state.session.jid).split('@')[0];
     for (const b of this.shadowRoot.querySelectorAll('.join-submit, .create-submit, .browse-button')) b.disabled = !online || this.#busy;
   }
@@ -424,11 +389,11 @@ export class SparkWebRooms extends HTMLElement {
         const p = document.createElement('p');
         // An anonymous room names the inviter by nick: room@service/nick.
         const from = bareJID(inv.from) === inv.room ? inv.from.slice(inv.room.length + 1) : bareJID(inv.from);
-        p.textContent = this.#t('rooms.invite.text', { from: from || inv.room, room: inv.room });
+        p.textContent = this.text('rooms.invite.text', { from: from || inv.room, room: inv.room });
         if (inv.reason) p.append(` — “${inv.reason}”`);
-        const accept = this.#button('accept', this.#t('rooms.invite.accept'), false);
+        const accept = this.#button('accept', this.text('rooms.invite.accept'), false);
         accept.dataset.invite = String(i);
-        const dismiss = this.#button('dismiss', this.#t('rooms.invite.dismiss'), false);
+        const dismiss = this.#button('dismiss', this.text('rooms.invite.dismiss'), false);
         dismiss.dataset.invite = String(i);
         li.append(p, accept, dismiss);
         return li;
@@ -445,7 +410,7 @@ export class SparkWebRooms extends HTMLElement {
       this.#select(jid);
       return;
     }
-    const bookmark = this.#client?.state.bookmarks.find((x) => x.jid === jid);
+    const bookmark = this.client?.state.bookmarks.find((x) => x.jid === jid);
     switch (b.dataset.action) {
       case 'join':
         this.#join(jid, bookmark?.nick ?? '', bookmark?.password ?? '');
@@ -454,7 +419,7 @@ export class SparkWebRooms extends HTMLElement {
         this.#run('muc.leave', { room: jid });
         break;
       case 'bookmark': {
-        const room = this.#client?.state.rooms.find((r) => r.jid === jid);
+        const room = this.client?.state.rooms.find((r) => r.jid === jid);
         const args = { jid, name: room?.name ?? '', nick: room?.nick ?? '', autojoin: true };
         if (this.#passwords.has(jid)) args.password = this.#passwords.get(jid);
         this.#run('bookmarks.set', args);
@@ -467,7 +432,7 @@ export class SparkWebRooms extends HTMLElement {
   }
 
   #setAutojoin(jid, autojoin) {
-    const b = this.#client?.state.bookmarks.find((x) => x.jid === jid);
+    const b = this.client?.state.bookmarks.find((x) => x.jid === jid);
     if (!b) return;
     const args = { jid, name: b.name, nick: b.nick, autojoin };
     if (b.password) args.password = b.password;
@@ -496,15 +461,15 @@ export class SparkWebRooms extends HTMLElement {
    */
   async #run(op, args) {
     const { status, error } = this.#els;
-    if (!this.#client) return { error: { code: 'not-connected', message: '' } };
+    if (!this.client) return { error: { code: 'not-connected', message: '' } };
     error.textContent = '';
-    status.textContent = this.#t('rooms.working');
+    status.textContent = this.text('rooms.working');
     this.#busy = true;
     this.#renderRooms();
     try {
-      return { result: await this.#client.request(op, args) };
+      return { result: await this.client.request(op, args) };
     } catch (err) {
-      error.textContent = this.#t('rooms.failed', { error: roomErrorText(err, this.#strings) });
+      error.textContent = this.text('rooms.failed', { error: roomErrorText(err, this.strings) });
       return { error: err };
     } finally {
       status.textContent = '';
@@ -518,10 +483,10 @@ export class SparkWebRooms extends HTMLElement {
     const jid = bareJID(typed.trim()).toLowerCase();
     if (!jid || jid.includes('@')) return jid;
     if (!this.#service) {
-      const found = await this.#client.request('muc.rooms', {}).catch(() => null);
+      const found = await this.client.request('muc.rooms', {}).catch(() => null);
       this.#service = found?.service ?? '';
     }
-    if (!this.#service) throw Object.assign(new Error(this.#t('rooms.noService')), { code: 'item-not-found' });
+    if (!this.#service) throw Object.assign(new Error(this.text('rooms.noService')), { code: 'item-not-found' });
     return `${jid}@${this.#service}`;
   }
 
@@ -535,7 +500,7 @@ export class SparkWebRooms extends HTMLElement {
       return;
     }
     if (!room) return;
-    const own = bareJID(this.#client?.state.session.jid ?? '').split('@')[0];
+    const own = bareJID(this.client?.state.session.jid ?? '').split('@')[0];
     const args = { room, nick: nick.trim() || joinForm.elements.nick.value.trim() || own };
     if (password) args.password = password;
     const { error: err } = await this.#run('muc.join', args);
@@ -546,7 +511,7 @@ export class SparkWebRooms extends HTMLElement {
         joinForm.elements.room.value = room;
         joinForm.elements.nick.value = args.nick;
         passwordField.hidden = false;
-        error.textContent = this.#t('rooms.join.passwordNeeded');
+        error.textContent = this.text('rooms.join.passwordNeeded');
         joinForm.elements.password.focus();
       }
       return;
@@ -560,7 +525,7 @@ export class SparkWebRooms extends HTMLElement {
 
   async #browse() {
     const { browseStatus } = this.#els;
-    browseStatus.textContent = this.#t('rooms.working');
+    browseStatus.textContent = this.text('rooms.working');
     const { result, error } = await this.#run('muc.rooms', {});
     if (error) {
       browseStatus.textContent = '';
@@ -581,8 +546,8 @@ export class SparkWebRooms extends HTMLElement {
     const q = filter.value.trim().toLowerCase();
     const rooms = (this.#found.rooms ?? []).filter((r) => !q || r.jid.toLowerCase().includes(q) || (r.name ?? '').toLowerCase().includes(q));
     browseStatus.textContent = rooms.length
-      ? this.#t('rooms.browse.count', { count: rooms.length, service: this.#found.service })
-      : this.#t('rooms.browse.none');
+      ? this.text('rooms.browse.count', { count: rooms.length, service: this.#found.service })
+      : this.text('rooms.browse.none');
     results.replaceChildren(
       ...rooms.map((r) => {
         const li = document.createElement('li');
@@ -596,9 +561,9 @@ export class SparkWebRooms extends HTMLElement {
         jid.className = 'jid';
         jid.textContent = r.jid;
         what.append(name, jid);
-        const join = this.#button('join', this.#t('rooms.join'), false);
+        const join = this.#button('join', this.text('rooms.join'), false);
         join.dataset.jid = r.jid;
-        join.setAttribute('aria-label', `${this.#t('rooms.join')} ${r.name || r.jid}`);
+        join.setAttribute('aria-label', `${this.text('rooms.join')} ${r.name || r.jid}`);
         li.append(what, join);
         return li;
       }),
@@ -626,7 +591,7 @@ export class SparkWebRooms extends HTMLElement {
       const v = String(data.get(k) ?? '').trim();
       if (v) config[k] = v;
     }
-    const own = bareJID(this.#client?.state.session.jid ?? '').split('@')[0];
+    const own = bareJID(this.client?.state.session.jid ?? '').split('@')[0];
     const nick = this.#els.joinForm.elements.nick.value.trim() || own;
     if ((await this.#run('muc.create', { room, nick, config })).error) return;
     if (config.password) this.#passwords.set(room, config.password);

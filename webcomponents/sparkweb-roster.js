@@ -30,8 +30,9 @@
 // unread, actions, empty.
 // Performance marks: sparkweb-roster:data (first roster data seen), sparkweb-roster:first-render
 // (first contacts in the DOM), sparkweb-roster:complete (the whole roster rendered).
-import { connect, bestPresence, showLabels, themeCSS } from './sparkweb.js';
-import { defineStrings, t } from './i18n.js';
+import { bestPresence, showLabels, themeCSS } from './sparkweb.js';
+import { defineStrings } from './i18n.js';
+import { SparkWebElement } from './element.js';
 
 defineStrings({
   'roster.label': 'Contacts',
@@ -174,14 +175,9 @@ template.innerHTML = `
 const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
 
 /** Contact list of the shared SparkWeb session. */
-export class SparkWebRoster extends HTMLElement {
+export class SparkWebRoster extends SparkWebElement {
   static observedAttributes = ['selected'];
 
-  /** Per-element string overrides (see i18n.js). */
-  strings = undefined;
-
-  #client = null;
-  #off = [];
   #els;
   /** The flattened list: group headers and the contacts of expanded groups. */
   #rows = [];
@@ -203,16 +199,10 @@ export class SparkWebRoster extends HTMLElement {
   #typedAt = 0;
   #marks = { data: false, render: false, complete: false };
   #rosterComplete = false;
-  #onStrings = () => {
-    for (const el of this.#rowEls.values()) delete el.dataset.sig; // every row's texts again
-    this.#invalidate();
-  };
 
   constructor() {
-    super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.append(template.content.cloneNode(true));
-    const $ = (sel) => root.querySelector(sel);
+    super(template);
+    const $ = (sel) => this.$(sel);
     this.#els = {
       filter: $('input[type="search"]'),
       addButton: $('.toolbar button'),
@@ -283,21 +273,19 @@ export class SparkWebRoster extends HTMLElement {
     this.#schedule();
   }
 
-  async connectedCallback() {
-    document.addEventListener('sparkweb-strings', this.#onStrings);
-    this.#invalidate();
-    let client;
-    try {
-      client = await connect();
-    } catch (err) {
-      this.#els.empty.textContent = t('roster.unavailable', { error: err.message }, this.strings);
-      return;
-    }
-    if (!this.isConnected) return;
-    this.#client = client;
+  connectFailed(err) {
+    this.#els.empty.textContent = this.text('roster.unavailable', { error: err.message });
+  }
+
+  subscribe(client) {
     const rebuild = () => this.#invalidate();
     const redraw = () => this.#schedule();
-    this.#off = [
+    if (client.state.roster.length) {
+      this.#marks.data = true;
+      performance.mark('sparkweb-roster:data');
+    }
+    this.#rosterComplete = true;
+    return [
       client.on('roster', (data) => {
         if (!this.#marks.data && (data.items?.length ?? 0) > 0) {
           this.#marks.data = true;
@@ -317,23 +305,20 @@ export class SparkWebRoster extends HTMLElement {
         this.#schedule();
       }),
     ];
-    if (client.state.roster.length) {
-      this.#marks.data = true;
-      performance.mark('sparkweb-roster:data');
-    }
-    this.#rosterComplete = true;
-    this.#invalidate();
   }
 
   disconnectedCallback() {
-    document.removeEventListener('sparkweb-strings', this.#onStrings);
-    for (const off of this.#off) off();
-    this.#off = [];
-    this.#client = null;
+    super.disconnectedCallback();
     cancelAnimationFrame(this.#frame);
     this.#frame = 0;
     for (const url of this.#avatars.values()) if (typeof url === 'string') URL.revokeObjectURL(url);
     this.#avatars.clear();
+  }
+
+  /** Renders everything again at the next frame, every row's texts too (new strings, a new client). */
+  render() {
+    for (const el of this.#rowEls.values()) delete el.dataset.sig;
+    this.#invalidate();
   }
 
   /** Rebuild the row model and render at the next frame. */
@@ -347,22 +332,18 @@ export class SparkWebRoster extends HTMLElement {
     if (this.#frame) return;
     this.#frame = requestAnimationFrame(() => {
       this.#frame = 0;
-      this.#render();
+      this.#draw();
     });
-  }
-
-  #s(key, vars) {
-    return t(key, vars, this.strings);
   }
 
   // ---- the model ----
 
   #buildRows() {
-    const state = this.#client?.state;
+    const state = this.client?.state;
     const roster = state?.roster ?? [];
     const filter = this.#els.filter.value.trim().toLocaleLowerCase();
     const groups = new Map();
-    const fallback = this.#s('roster.defaultGroup');
+    const fallback = this.text('roster.defaultGroup');
     for (const item of roster) {
       if (filter && !label(item).toLocaleLowerCase().includes(filter) && !item.jid.toLocaleLowerCase().includes(filter)) continue;
       for (const g of item.groups?.length ? item.groups : [fallback]) {
@@ -398,9 +379,10 @@ export class SparkWebRoster extends HTMLElement {
 
   // ---- rendering ----
 
-  #render() {
+  /** Draws the rows in view (rebuilding the row model first when it changed). */
+  #draw() {
     const els = this.#els;
-    const state = this.#client?.state;
+    const state = this.client?.state;
     if (this.#dirty) {
       this.#dirty = false;
       this.#buildRows();
@@ -410,12 +392,12 @@ export class SparkWebRoster extends HTMLElement {
     const online = state?.session.state === 'online';
     const rosterSize = state?.roster.length ?? 0;
     const filter = els.filter.value.trim();
-    const empty = !this.#client
-      ? this.#s('roster.loading')
+    const empty = !this.client
+      ? this.text('roster.loading')
       : rosterSize === 0
-        ? this.#s(online ? 'roster.empty' : 'roster.signedOut')
+        ? this.text(online ? 'roster.empty' : 'roster.signedOut')
         : this.#rows.length === 0
-          ? this.#s('roster.noMatch', { filter })
+          ? this.text('roster.noMatch', { filter })
           : '';
     setText(els.empty, empty);
     setAttr(els.empty, 'hidden', empty ? null : '');
@@ -484,18 +466,18 @@ export class SparkWebRoster extends HTMLElement {
   /** The toolbar, add form and tree labels (strings only). */
   #renderChrome() {
     const els = this.#els;
-    els.filter.placeholder = this.#s('roster.filter');
-    els.filter.setAttribute('aria-label', this.#s('roster.filter'));
-    els.addButton.textContent = this.#s('roster.add');
-    els.jid.placeholder = els.jid.ariaLabel = this.#s('roster.add.jid');
-    els.name.placeholder = els.name.ariaLabel = this.#s('roster.add.name');
-    els.submit.textContent = this.#s('roster.add.submit');
-    els.cancel.textContent = this.#s('roster.add.cancel');
-    els.requestsTitle.textContent = this.#s('roster.requests');
-    els.tree.setAttribute('aria-label', this.#s('roster.label'));
-    els.rename.textContent = this.#s('roster.rename');
-    els.remove.textContent = this.#s('roster.remove');
-    els.addButton.disabled = els.submit.disabled = this.#client?.state.session.state !== 'online';
+    els.filter.placeholder = this.text('roster.filter');
+    els.filter.setAttribute('aria-label', this.text('roster.filter'));
+    els.addButton.textContent = this.text('roster.add');
+    els.jid.placeholder = els.jid.ariaLabel = this.text('roster.add.jid');
+    els.name.placeholder = els.name.ariaLabel = this.text('roster.add.name');
+    els.submit.textContent = this.text('roster.add.submit');
+    els.cancel.textContent = this.text('roster.add.cancel');
+    els.requestsTitle.textContent = this.text('roster.requests');
+    els.tree.setAttribute('aria-label', this.text('roster.label'));
+    els.rename.textContent = this.text('roster.rename');
+    els.remove.textContent = this.text('roster.remove');
+    els.addButton.disabled = els.submit.disabled = this.client?.state.session.state !== 'online';
   }
 
   #groupView(row) {
@@ -565,7 +547,7 @@ export class SparkWebRoster extends HTMLElement {
     setAttr(el, 'aria-posinset', String(row.pos));
     setAttr(el, 'aria-expanded', String(v.x));
     setText(el.children[1], v.g);
-    setText(el.children[2], this.#s('roster.groupCount', { count: v.n }));
+    setText(el.children[2], this.text('roster.groupCount', { count: v.n }));
   }
 
   #patchContact(el, row, v) {
@@ -586,12 +568,12 @@ export class SparkWebRoster extends HTMLElement {
     if (avatar.style.background !== background) avatar.style.background = background;
     setAttr(dot, 'data-show', v.s);
     setText(name, v.l);
-    let showText = this.#s(`roster.show.${v.s}`);
-    if (v.a) showText += ' ' + this.#s('roster.pending');
+    let showText = this.text(`roster.show.${v.s}`);
+    if (v.a) showText += ' ' + this.text('roster.pending');
     setText(show, showText);
     setAttr(unread, 'hidden', v.u > 0 ? null : '');
     if (v.u > 0) {
-      const words = this.#s('roster.unread', { count: v.u });
+      const words = this.text('roster.unread', { count: v.u });
       setAttr(unread, 'title', words);
       setText(unread.children[0], String(v.u));
       setText(unread.children[1], words);
@@ -603,7 +585,7 @@ export class SparkWebRoster extends HTMLElement {
     if (!hash) return '';
     const known = this.#avatars.get(hash);
     if (known !== undefined) return typeof known === 'string' ? known : '';
-    const client = this.#client;
+    const client = this.client;
     if (!client) return '';
     const loading = client
       .request('avatar.get', { jid, hash })
@@ -614,7 +596,7 @@ export class SparkWebRoster extends HTMLElement {
       })
       .catch(() => null) // no avatar support, or none stored: initials
       .then((url) => {
-        if (this.#client !== client) {
+        if (this.client !== client) {
           if (url) URL.revokeObjectURL(url);
           return;
         }
@@ -627,28 +609,28 @@ export class SparkWebRoster extends HTMLElement {
 
   #renderRequests() {
     const els = this.#els;
-    const requests = (this.#client?.state.requests ?? []).filter((r) => r.type === 'subscribe');
+    const requests = (this.client?.state.requests ?? []).filter((r) => r.type === 'subscribe');
     els.requests.hidden = requests.length === 0;
     const items = requests.map((r) => {
       const li = document.createElement('li');
       li.setAttribute('part', 'request');
       const who = span('who', r.jid);
-      const what = span('note', r.status ? `${this.#s('roster.request')}: “${r.status}”` : this.#s('roster.request'));
+      const what = span('note', r.status ? `${this.text('roster.request')}: “${r.status}”` : this.text('roster.request'));
       const approve = document.createElement('button');
       approve.type = 'button';
       approve.className = 'primary';
       approve.setAttribute('part', 'button');
       approve.dataset.action = 'approve';
       approve.dataset.jid = r.jid;
-      approve.textContent = this.#s('roster.approve');
-      approve.setAttribute('aria-label', `${this.#s('roster.approve')} ${r.jid}`);
+      approve.textContent = this.text('roster.approve');
+      approve.setAttribute('aria-label', `${this.text('roster.approve')} ${r.jid}`);
       const deny = document.createElement('button');
       deny.type = 'button';
       deny.setAttribute('part', 'button');
       deny.dataset.action = 'deny';
       deny.dataset.jid = r.jid;
-      deny.textContent = this.#s('roster.deny');
-      deny.setAttribute('aria-label', `${this.#s('roster.deny')} ${r.jid}`);
+      deny.textContent = this.text('roster.deny');
+      deny.setAttribute('aria-label', `${this.text('roster.deny')} ${r.jid}`);
       li.append(who, approve, deny, what);
       return li;
     });
@@ -658,8 +640,8 @@ export class SparkWebRoster extends HTMLElement {
   /** Rename/Remove for the selected contact, when it is in the roster. */
   #renderActions() {
     const els = this.#els;
-    const item = this.#client?.state.roster.find((r) => r.jid === this.selected);
-    setAttr(els.actions, 'hidden', item && this.#client?.state.session.state === 'online' ? null : '');
+    const item = this.client?.state.roster.find((r) => r.jid === this.selected);
+    setAttr(els.actions, 'hidden', item && this.client?.state.session.state === 'online' ? null : '');
     if (item) setText(els.who, label(item));
   }
 
@@ -700,7 +682,7 @@ export class SparkWebRoster extends HTMLElement {
   }
 
   #markRead(jid, id) {
-    const state = this.#client?.state;
+    const state = this.client?.state;
     this.#loadRead(state);
     const msg = state?.conversations?.[jid]?.find((m) => m.id === id);
     const ts = msg?.timestamp ?? new Date().toISOString();
@@ -801,7 +783,7 @@ export class SparkWebRoster extends HTMLElement {
     // Synchronously, so aria-activedescendant names a row that exists when the key event ends.
     cancelAnimationFrame(this.#frame);
     this.#frame = 0;
-    this.#render();
+    this.#draw();
   }
 
   /** A click, Enter or Space on a row: toggles a group, selects a contact. */
@@ -844,24 +826,24 @@ export class SparkWebRoster extends HTMLElement {
     const jid = els.jid.value.trim();
     const name = els.name.value.trim();
     if (!/^[^@/\s]+@[^@/\s]+$/.test(jid)) {
-      this.#say(this.#s('roster.add.invalid'), true);
+      this.#say(this.text('roster.add.invalid'), true);
       els.jid.focus();
       return;
     }
     try {
-      await this.#client.request('roster.add', name ? { jid, name } : { jid });
-      await this.#client.request('presence.subscribe', { jid });
+      await this.client.request('roster.add', name ? { jid, name } : { jid });
+      await this.client.request('presence.subscribe', { jid });
       els.jid.value = els.name.value = '';
       this.#toggleAdd(false);
-      this.#say(this.#s('roster.add.done', { jid }));
+      this.#say(this.text('roster.add.done', { jid }));
     } catch (err) {
-      this.#say(this.#s('roster.failed', { error: err.message || err.code }), true);
+      this.#say(this.text('roster.failed', { error: err.message || err.code }), true);
     }
   }
 
   /** Approve: let them see our presence and, unless we already do, ask to see theirs. */
   async #answerRequest(jid, action) {
-    const client = this.#client;
+    const client = this.client;
     if (!client) return;
     try {
       if (action === 'approve') {
@@ -875,32 +857,32 @@ export class SparkWebRoster extends HTMLElement {
       }
       this.#say('');
     } catch (err) {
-      this.#say(this.#s('roster.failed', { error: err.message || err.code }), true);
+      this.#say(this.text('roster.failed', { error: err.message || err.code }), true);
     }
   }
 
   async #rename() {
     const jid = this.selected;
-    const item = this.#client?.state.roster.find((r) => r.jid === jid);
+    const item = this.client?.state.roster.find((r) => r.jid === jid);
     if (!item) return;
-    const name = prompt(this.#s('roster.rename.prompt', { jid }), item.name || '');
+    const name = prompt(this.text('roster.rename.prompt', { jid }), item.name || '');
     if (name === null) return;
     try {
-      await this.#client.request('roster.update', { jid, name: name.trim() });
+      await this.client.request('roster.update', { jid, name: name.trim() });
     } catch (err) {
-      this.#say(this.#s('roster.failed', { error: err.message || err.code }), true);
+      this.#say(this.text('roster.failed', { error: err.message || err.code }), true);
     }
   }
 
   async #remove() {
     const jid = this.selected;
-    const item = this.#client?.state.roster.find((r) => r.jid === jid);
-    if (!item || !confirm(this.#s('roster.remove.confirm', { name: label(item) }))) return;
+    const item = this.client?.state.roster.find((r) => r.jid === jid);
+    if (!item || !confirm(this.text('roster.remove.confirm', { name: label(item) }))) return;
     try {
-      await this.#client.request('roster.remove', { jid });
+      await this.client.request('roster.remove', { jid });
       this.selected = '';
     } catch (err) {
-      this.#say(this.#s('roster.failed', { error: err.message || err.code }), true);
+      this.#say(this.text('roster.failed', { error: err.message || err.code }), true);
     }
   }
 }

@@ -15,8 +15,9 @@
 // Live regions: progress is role=status, a refused sign-in role=alert.
 // Strings: status.connecting, status.reconnecting, status.retrying, status.noNetwork,
 // status.authFailed, status.pending.one, status.pending.other, status.retry.
-import { connect, themeCSS } from './sparkweb.js';
-import { defineStrings, t, locale } from './i18n.js';
+import { themeCSS } from './sparkweb.js';
+import { defineStrings, locale } from './i18n.js';
+import { SparkWebElement } from './element.js';
 
 defineStrings({
   'status.connecting': 'Connecting…',
@@ -61,13 +62,10 @@ button[aria-disabled="true"] { opacity: .6; cursor: progress; }
 `;
 
 /** Connection banner of the shared SparkWeb session. */
-export class SparkWebStatus extends HTMLElement {
+export class SparkWebStatus extends SparkWebElement {
   static observedAttributes = ['delay'];
 
-  #client = null;
-  #off = [];
   #els;
-  #strings = null;
   /** Local-only state: a retry was asked and no session event answered yet. */
   #retrying = false;
   /** Keys (conversation + id) of outgoing messages in state "pending". */
@@ -75,29 +73,13 @@ export class SparkWebStatus extends HTMLElement {
   /** While online, pending messages are shown only after this timer fires. */
   #timer = 0;
   #pendingDue = false;
-  #onNetwork = () => this.#render();
-  #onStrings = () => this.#render();
+  #onNetwork = () => this.render();
 
   constructor() {
-    super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.append(template.content.cloneNode(true));
-    const $ = (sel) => root.querySelector(sel);
+    super(template);
+    const $ = (sel) => this.$(sel);
     this.#els = { banner: $('.banner'), status: $('.message'), alert: $('.alert'), pending: $('.pending'), retry: $('button') };
     this.#els.retry.addEventListener('click', () => this.retry());
-  }
-
-  /**
-   * This element's own texts, by i18n key ("status.retry"), over the page's (setStrings).
-   * @type {Record<string, string>|null}
-   */
-  get strings() {
-    return this.#strings;
-  }
-
-  set strings(value) {
-    this.#strings = value ? { ...value } : null;
-    this.#render();
   }
 
   /** How long messages may stay pending while online before the count shows, in ms. */
@@ -116,66 +98,60 @@ export class SparkWebStatus extends HTMLElement {
   }
 
   attributeChangedCallback() {
-    this.#render();
+    this.render();
   }
 
-  async connectedCallback() {
+  connectedCallback() {
     window.addEventListener('online', this.#onNetwork);
     window.addEventListener('offline', this.#onNetwork);
-    document.addEventListener('sparkweb-strings', this.#onStrings);
-    this.#render();
-    let client;
-    try {
-      client = await connect();
-    } catch {
-      return; // nothing to report on: <sparkweb-login> says why SparkWeb cannot start
-    }
-    if (!this.isConnected) return;
-    this.#client = client;
-    this.#off = [
+    super.connectedCallback();
+  }
+
+  // Without a client there is nothing to report on: <sparkweb-login> says why SparkWeb cannot start.
+  subscribe(client) {
+    this.#recount();
+    return [
       client.on('session', () => {
         this.#retrying = false;
-        this.#render();
+        this.render();
       }),
       client.on('message', (m) => {
-        if (this.#track(m)) this.#render();
+        if (this.#track(m)) this.render();
       }),
-      client.on('snapshot', () => this.#recount()),
+      client.on('snapshot', () => {
+        this.#recount();
+        this.render();
+      }),
     ];
-    this.#recount();
   }
 
   disconnectedCallback() {
+    super.disconnectedCallback();
     window.removeEventListener('online', this.#onNetwork);
     window.removeEventListener('offline', this.#onNetwork);
-    document.removeEventListener('sparkweb-strings', this.#onStrings);
-    for (const off of this.#off) off();
-    this.#off = [];
-    this.#client = null;
     clearTimeout(this.#timer);
     this.#timer = 0;
   }
 
   /** Asks the engine to reconnect now instead of waiting for its next attempt. */
   async retry() {
-    if (!this.#client || this.#retrying) return;
+    if (!this.client || this.#retrying) return;
     this.#retrying = true;
-    this.#render();
+    this.render();
     try {
-      await this.#client.request('session.reconnect');
+      await this.client.request('session.reconnect');
     } catch {
       this.#retrying = false;
-      this.#render();
+      this.render();
     }
   }
 
   /** Counts pending messages from the whole state (attach, a new engine). */
   #recount() {
     this.#pending.clear();
-    for (const list of Object.values(this.#client?.state.conversations ?? {})) {
+    for (const list of Object.values(this.client?.state.conversations ?? {})) {
       for (const m of list) this.#track(m);
     }
-    this.#render();
   }
 
   /** Updates the pending set for one message; reports whether the count changed. */
@@ -188,10 +164,9 @@ export class SparkWebStatus extends HTMLElement {
     return this.#pending.size !== before;
   }
 
-  #render() {
+  render() {
     const els = this.#els;
-    const strings = this.strings;
-    const session = this.#client?.state.session ?? { state: 'offline', jid: '' };
+    const session = this.client?.state.session ?? { state: 'offline', jid: '' };
     const noNetwork = navigator.onLine === false && session.state !== 'online';
     const state = noNetwork ? 'no-network' : session.state;
 
@@ -200,17 +175,17 @@ export class SparkWebStatus extends HTMLElement {
     let retry = false;
     switch (state) {
       case 'no-network':
-        status = t('status.noNetwork', null, strings);
+        status = this.text('status.noNetwork');
         break;
       case 'connecting':
-        status = t('status.connecting', null, strings);
+        status = this.text('status.connecting');
         break;
       case 'reconnecting':
-        status = t(this.#retrying ? 'status.retrying' : 'status.reconnecting', null, strings);
+        status = this.text(this.#retrying ? 'status.retrying' : 'status.reconnecting');
         retry = true;
         break;
       case 'auth-failed':
-        alert = t('status.authFailed', null, strings);
+        alert = this.text('status.authFailed');
         break;
     }
 
@@ -224,17 +199,17 @@ export class SparkWebStatus extends HTMLElement {
       this.#timer = setTimeout(() => {
         this.#timer = 0;
         this.#pendingDue = true;
-        this.#render();
+        this.render();
       }, this.delay);
     }
     const rule = new Intl.PluralRules(locale()).select(count) === 'one' ? 'one' : 'other';
-    const pending = count > 0 && this.#pendingDue ? t(`status.pending.${rule}`, { count: count.toLocaleString(locale()) }, strings) : '';
+    const pending = count > 0 && this.#pendingDue ? this.text(`status.pending.${rule}`, { count: count.toLocaleString(locale()) }) : '';
 
     setText(els.status, status);
     setText(els.alert, alert);
     setText(els.pending, pending);
     els.retry.hidden = !retry;
-    setText(els.retry, t('status.retry', null, strings));
+    setText(els.retry, this.text('status.retry'));
     els.retry.setAttribute('aria-disabled', String(this.#retrying));
     const active = !!(status || alert || pending);
     els.banner.classList.toggle('idle', !active);

@@ -5,7 +5,7 @@
 // create are dispatched as those elements dispatch them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, routeTestPage, login } from './harness.mjs';
+import { startStack, routeTestPage, openPage, pollUntil, login } from './harness.mjs';
 
 let stack;
 before(async () => {
@@ -22,11 +22,7 @@ async function open(contextOptions) {
     modules: ['/webcomponents/sparkweb-app.js'],
     body: '<sparkweb-app no-service-worker></sparkweb-app>',
   });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (err) => errors.push(err));
-  await page.goto(stack.url + PAGE);
-  await page.locator('body[data-ready="yes"]').waitFor({ state: 'attached', timeout: 10_000 });
+  const { page, errors } = await openPage(context, stack.url + PAGE);
   await login(page, stack.users.alice);
   await until(page, { signin: false, loginSlot: 'account' }, 30_000);
   return { page, context, errors };
@@ -56,15 +52,8 @@ function layout(page) {
   });
 }
 
-async function until(page, want, ms = 15_000) {
-  let last;
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-    last = await layout(page);
-    if (Object.entries(want).every(([k, v]) => JSON.stringify(last[k]) === JSON.stringify(v))) return last;
-  }
-  assert.deepEqual(last, { ...last, ...want });
-  return last;
-}
+/** Waits until layout() shows want (a subset). */
+const until = (page, want, ms) => pollUntil(() => layout(page), want, ms);
 
 /** Selects a contact in the roster, as a user does. */
 const select = (page, jid) => page.locator(`sparkweb-roster [role="treeitem"][data-jid="${jid}"]`).first().click();

@@ -6,8 +6,8 @@
 // a scripted engine and a scripted upload(), where every step can be held.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, routeTestPage, login, signedInJID, serveFiles, launchBrowser, nonce } from './harness.mjs';
-import { fakeWorker, fakePage, aliceSnapshot } from './fake-engine.mjs';
+import { startStack, routeTestPage, openPage, request, login, signedInJID, nonce } from './harness.mjs';
+import { startFake, fakePage, aliceSnapshot } from './fake-engine.mjs';
 
 let stack;
 before(async () => {
@@ -29,21 +29,13 @@ async function openAs(user, peer) {
   // The test page is fulfilled by Playwright, so Chromium counts it as public and asks before it
   // reaches Prosody's loopback upload service; a page served by the relay would not need this.
   await context.grantPermissions(['local-network-access'], { origin: stack.url });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (err) => errors.push(err));
+  const { page, errors } = await openPage(context, stack.url + PAGE);
   page.on('dialog', (d) => d.accept());
-  await page.goto(stack.url + PAGE);
-  await page.locator('body[data-ready="yes"]').waitFor({ timeout: 10_000 });
   await login(page, user);
   await signedInJID(page);
   await page.locator('sparkweb-chat textarea:enabled').waitFor({ timeout: 15_000 });
   return { page, context, errors, chat: page.locator('sparkweb-chat') };
 }
-
-/** Sends a request through the page's façade. */
-const request = (page, op, args) =>
-  page.evaluate(([op, args]) => import('/webcomponents/sparkweb.js').then((m) => m.connect()).then((cl) => cl.request(op, args)), [op, args]);
 
 const message = (chat, text) => chat.locator('[part~="message"]', { hasText: text });
 
@@ -68,8 +60,8 @@ test('two users: styling, links, states to read, typing, edit, react, reply, ret
     assert.equal(await bubble.locator('code').textContent(), 'code');
     const links = await bubble.locator('a').evaluateAll((as) => as.map((x) => [x.getAttribute('href'), x.rel, x.target, x.textContent]));
     assert.deepEqual(links, [
-      ['https://example.org/a?b=1', 'noopener noreferrer', '_blank', 'https://example.org/a?b=1'],
-      [`xmpp:${bob.jid}`, 'noopener noreferrer', '_blank', `xmpp:${bob.jid}`],
+      ['https://example.org/a?b=1', 'noopener noreferrer nofollow', '_blank', 'https://example.org/a?b=1'],
+      [`xmpp:${bob.jid}`, 'noopener noreferrer nofollow', '_blank', `xmpp:${bob.jid}`],
     ]);
     assert.equal(await bubble.innerText(), body.replace(/[*_~`]/g, ''), 'the styling characters are hidden, the text is whole');
     assert.match(await b.chat.locator('[aria-live="polite"]').textContent(), new RegExp(`: hi ${n}`));
@@ -230,31 +222,22 @@ test('upload: button and drop, progress, cancel with Escape; OOB images; errors 
       { id: 'pen1', from: 'alice@localhost/web', to: 'bob@localhost', with: 'bob@localhost', body: 'waiting', timestamp: '2026-01-01T10:03:00.000Z', outgoing: true, state: 'pending' },
     ],
   };
-  const worker = fakeWorker(snapshot).replace(
-    "case 'test.emit':",
-    `case 'chat.send': return ok({ id: 'u' + requests.length });
-      case 'chat.history': return ok({ messages: [], complete: true });
-      case 'test.emit':`,
-  );
-  const page = fakePage([], '').replace(
-    "window.i18n = await import('/webcomponents/i18n.js');",
-    `window.i18n = await import('/webcomponents/i18n.js');
   // A scripted upload(file, {onProgress, signal}): the test settles it through window.uploads.
-  window.uploads = [];
+  const upload = `window.uploads = [];
   window.client.upload = (file, { onProgress, signal }) => new Promise((resolve, reject) => {
     window.uploads.push({ name: file.name, onProgress, resolve, signal });
     signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
-  });
-  await import('/webcomponents/sparkweb-chat.js');
-  document.body.insertAdjacentHTML('beforeend', '<sparkweb-chat with="bob@localhost"></sparkweb-chat>');`,
+  });`;
+  const fake = await startFake(
+    snapshot,
+    { '/upload.html': fakePage(['sparkweb-chat.js'], '<sparkweb-chat with="bob@localhost"></sparkweb-chat>', upload) },
+    {
+      ops: `case 'chat.send': return ok({ id: 'u' + requests.length });
+      case 'chat.history': return ok({ messages: [], complete: true });`,
+    },
   );
-  const server = await serveFiles({ '/fake-worker.js': { body: worker }, '/upload.html': { body: page } });
-  const browser = await launchBrowser();
   try {
-    const p = await browser.newPage();
-    const errors = [];
-    p.on('pageerror', (err) => errors.push(err));
-    await p.goto(server.url + '/upload.html');
+    const { page: p, errors } = await fake.open('/upload.html');
     const chat = p.locator('sparkweb-chat');
     // OOB: an https image shows as <img>; a javascript: URL shows nothing.
     const img = message(chat, 'cat.png').locator('img');
@@ -292,7 +275,6 @@ test('upload: button and drop, progress, cancel with Escape; OOB images; errors 
     assert.deepEqual(sends.map((r) => r.args), [{ to: 'bob@localhost', body: 'https://files.example/photo.png', oob: 'https://files.example/photo.png' }]);
     assert.deepEqual(errors, []);
   } finally {
-    await browser.close();
-    await server.stop();
+    await fake.close();
   }
 });

@@ -3,12 +3,8 @@
 // Prosody are exercised end to end by session.test.mjs and errors.test.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, serveFiles } from './harness.mjs';
+import { startFake, fakePage, emit } from './fake-engine.mjs';
 
-// A classic SharedWorker speaking the protocol of docs/protocol.md from a fixed snapshot.
-// `test.emit` broadcasts any event, so a test can play the engine's part.
-const fakeWorker = `
-const ports = [];
 const snapshot = {
   session: { state: 'online', jid: 'alice@localhost/web' },
   roster: [
@@ -22,71 +18,35 @@ const snapshot = {
       body: '<img src=x onerror="self.pwned=1">', timestamp: '2026-01-01T10:00:00Z', outgoing: false }],
   },
 };
-let n = 0;
-const broadcast = (event, data) => { for (const p of ports) p.postMessage({ event, data }); };
-onconnect = (e) => {
-  const port = e.ports[0];
-  ports.push(port);
-  port.onmessage = ({ data: req }) => {
-    const ok = (result) => port.postMessage({ id: req.id, ok: true, result });
-    const fail = (code, message) => port.postMessage({ id: req.id, ok: false, error: { code, message } });
-    switch (req.op) {
-      case 'tab.attach': return ok(snapshot);
-      case 'chat.send': {
+
+// chat.send echoes the message twice on purpose (the chat must show it once); "refuse" fails.
+const ops = `case 'chat.send': {
         if (req.args.body.includes('refuse')) return fail('forbidden', 'blocked by test');
-        const msg = { id: 's' + ++n, from: 'alice@localhost/web', to: req.args.to, with: req.args.to,
+        const msg = { id: 's' + requests.length, from: 'alice@localhost/web', to: req.args.to, with: req.args.to,
           body: req.args.body, timestamp: new Date().toISOString(), outgoing: true };
         broadcast('message', msg);
-        broadcast('message', msg); // delivered twice on purpose: the chat must show it once
+        broadcast('message', msg);
         return ok({ id: msg.id });
-      }
-      case 'test.emit': broadcast(req.args.event, req.args.data); return ok(null);
-      default: return fail('feature-not-implemented', req.op);
-    }
-  };
-};
-`;
+      }`;
 
-const page = `<!doctype html>
-<html lang="en"><meta charset="utf-8"><title>elements</title>
-<script type="module">
-  import { connect } from '/webcomponents/sparkweb.js';
-  window.client = await connect({ workerURL: '/fake-worker.js' });
-  await import('/webcomponents/sparkweb-login.js');
-  await import('/webcomponents/sparkweb-roster.js');
-  await import('/webcomponents/sparkweb-chat.js');
-  window.selected = [];
-  document.addEventListener('sparkweb-select', (e) => window.selected.push(e.detail.jid));
-  document.body.dataset.ready = 'yes';
-</script>
-<body><sparkweb-login></sparkweb-login><sparkweb-roster></sparkweb-roster><sparkweb-chat with="bob@localhost"></sparkweb-chat></body>
-</html>`;
+const page = fakePage(
+  ['sparkweb-login.js', 'sparkweb-roster.js', 'sparkweb-chat.js'],
+  '<sparkweb-login></sparkweb-login><sparkweb-roster></sparkweb-roster><sparkweb-chat with="bob@localhost"></sparkweb-chat>',
+  `window.selected = [];
+  document.addEventListener('sparkweb-select', (e) => window.selected.push(e.detail.jid));`,
+);
 
-let browser;
-let server;
+let fake;
 before(async () => {
-  server = await serveFiles({
-    '/fake-worker.js': { body: fakeWorker },
-    '/elements.html': { body: page },
-  });
-  browser = await launchBrowser();
+  fake = await startFake(snapshot, { '/elements.html': page }, { ops });
 });
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => fake?.close());
 
 async function open() {
-  const context = await browser.newContext();
-  const p = await context.newPage();
-  const errors = [];
-  p.on('pageerror', (err) => errors.push(err));
-  await p.goto(server.url + '/elements.html');
-  await p.locator('body[data-ready="yes"]').waitFor({ timeout: 10_000 });
+  const { page: p, context, errors } = await fake.open('/elements.html');
   return { p, context, errors };
 }
 
-const emit = (p, event, data) => p.evaluate(([event, data]) => window.client.request('test.emit', { event, data }), [event, data]);
 /** The active row of the roster tree (aria-activedescendant) as "group jid" or "group". */
 const focusedContact = (p) =>
   p.evaluate(() => {

@@ -6,14 +6,17 @@
 // Ops it answers: tab.attach (the snapshot), tab.visible, presence.set (echoes our presence as the server
 // does; a status containing "refuse" fails with forbidden), session.reconnect, and the test ops
 // test.emit {event, data} (broadcasts an event) and test.requests (every request seen so far).
-// Any other op fails with feature-not-implemented, as an engine without it would.
-import { launchBrowser, serveFiles } from './harness.mjs';
+// A test adds ops of its own as switch cases (fakeWorker's `ops`). Any other op fails with
+// feature-not-implemented, as an engine without it would.
+import { launchBrowser, serveFiles, openPage } from './harness.mjs';
 
 /**
  * The worker's source for a snapshot.
  * @param {object} snapshot
+ * @param {string} [ops] more switch cases, e.g. "case 'chat.send': return ok({id: 'x'});", with
+ *   req, ok(result), fail(code, message), broadcast(event, data) and requests in scope
  */
-export function fakeWorker(snapshot) {
+export function fakeWorker(snapshot, ops = '') {
   return `
 const ports = [];
 const snapshot = ${JSON.stringify(snapshot)};
@@ -37,6 +40,7 @@ onconnect = (e) => {
         return ok(null);
       }
       case 'session.reconnect': return ok(null);
+      ${ops}
       case 'test.emit': broadcast(req.args.event, req.args.data); return ok(null);
       case 'test.requests': return ok(requests);
       default: return fail('feature-not-implemented', req.op);
@@ -64,17 +68,20 @@ export function aliceSnapshot() {
 }
 
 /**
- * A page that connects to the fake engine, then imports the modules and puts the body in place.
+ * A page that connects to the fake engine, runs script, then imports the modules and puts the body
+ * in place.
  * @param {string[]} modules paths under /webcomponents/
  * @param {string} body HTML of the body
+ * @param {string} [script] module code run once window.client and window.i18n are there
  */
-export function fakePage(modules, body) {
+export function fakePage(modules, body, script = '') {
   return `<!doctype html>
 <html lang="en"><meta charset="utf-8"><title>fake engine</title>
 <script type="module">
   import { connect } from '/webcomponents/sparkweb.js';
   window.client = await connect({ workerURL: '/fake-worker.js' });
   window.i18n = await import('/webcomponents/i18n.js');
+  ${script}
   for (const m of ${JSON.stringify(modules)}) await import('/webcomponents/' + m);
   document.body.insertAdjacentHTML('beforeend', ${JSON.stringify(body)});
   document.body.dataset.ready = 'yes';
@@ -87,9 +94,10 @@ export function fakePage(modules, body) {
  * Serves the fake worker (one snapshot) and pages, and launches a browser.
  * @param {object} snapshot
  * @param {Object<string, string>} pages URL path → HTML
+ * @param {{ops?: string}} [options] ops: more ops of the worker (see fakeWorker)
  */
-export async function startFake(snapshot, pages) {
-  const routes = { '/fake-worker.js': { body: fakeWorker(snapshot) } };
+export async function startFake(snapshot, pages, { ops = '' } = {}) {
+  const routes = { '/fake-worker.js': { body: fakeWorker(snapshot, ops) } };
   for (const [path, body] of Object.entries(pages)) routes[path] = { body };
   const server = await serveFiles(routes);
   const browser = await launchBrowser();
@@ -98,12 +106,7 @@ export async function startFake(snapshot, pages) {
     browser,
     async open(path, contextOptions = {}) {
       const context = await browser.newContext(contextOptions);
-      const page = await context.newPage();
-      const errors = [];
-      page.on('pageerror', (err) => errors.push(err));
-      await page.goto(server.url + path);
-      await page.locator('body[data-ready="yes"]').waitFor({ state: 'attached', timeout: 10_000 });
-      return { page, context, errors };
+      return { ...(await openPage(context, server.url + path)), context };
     },
     async close() {
       await browser.close().catch(() => {});

@@ -481,12 +481,12 @@ export async function openSignedIn(stack, user, { path, query = '', ...page }) {
  * Opens url in a new page of context and waits until its body has data-ready (see routeTestPage).
  * @param {import('playwright-core').BrowserContext} context
  * @param {string} url
- * @returns {Promise<{page: import('playwright-core').Page, errors: Error[]}>} errors collects the
- *   page's uncaught errors
+ * @param {{errors?: Error[]}} [options] errors: where to collect the page's uncaught errors
+ *   (default: a new array)
+ * @returns {Promise<{page: import('playwright-core').Page, errors: Error[]}>}
  */
-export async function openPage(context, url) {
+export async function openPage(context, url, { errors = [] } = {}) {
   const page = await context.newPage();
-  const errors = [];
   page.on('pageerror', (err) => errors.push(err));
   await page.goto(url);
   await page.locator('body[data-ready="yes"]').waitFor({ state: 'attached', timeout: 10_000 });
@@ -520,7 +520,7 @@ export function request(page, op, args) {
  * @param {() => Promise<object>} read
  * @param {object} want
  */
-export async function until(read, want, ms = 15_000) {
+export async function pollUntil(read, want, ms = 15_000) {
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
   let last;
   for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {

@@ -49,6 +49,20 @@ function inStrings(code, name) {
   return new RegExp(`['"\`][^'"\`\\n]*(?<![\\w-])${escaped}(?![\\w-])[^'"\`\\n]*['"\`]`).test(code);
 }
 
+/**
+ * An element module's source followed by those of the shared helpers it imports (render.js,
+ * element.js: relative imports other than the façade, i18n.js and other elements), whose parts
+ * and events are the element's too.
+ */
+async function elementSource(file) {
+  const source = await readFile(join(WC, file), 'utf8');
+  const helpers = [...source.matchAll(/^import [^;]*?from '\.\/([\w-]+\.js)';/gm)]
+    .map((m) => m[1])
+    .filter((name) => !/^(sparkweb|i18n|sparkweb-[\w-]+)\.js$/.test(name));
+  const texts = await Promise.all(helpers.map((name) => readFile(join(WC, name), 'utf8')));
+  return [source, ...texts].join('\n');
+}
+
 const manifest = JSON.parse(await readFile(join(WC, 'custom-elements.json'), 'utf8'));
 const files = (await readdir(WC)).filter((f) => /^sparkweb-[\w-]+\.js$/.test(f)).sort();
 const theme = scan(await readFile(join(WC, 'sparkweb.js'), 'utf8')).properties;
@@ -61,7 +75,7 @@ test('every element file has a manifest module, and every manifest module a file
 
 for (const file of files) {
   test(`${file} matches custom-elements.json`, async () => {
-    const src = scan(await readFile(join(WC, file), 'utf8'));
+    const src = scan(await elementSource(file));
     const module = manifest.modules.find((m) => m.path === `webcomponents/${file}`);
     assert.ok(module, `no manifest module for ${file}`);
     const decl = module.declarations.find((d) => d.customElement);
@@ -105,4 +119,12 @@ test('package.json names the manifest and the types; the types declare each elem
     assert.match(dts, new RegExp(`class ${className} extends HTMLElement`), `class ${className}`);
     assert.ok(docs.includes(`${tag}.md`), `docs/elements/${tag}.md`);
   }
+});
+
+test("the service worker's app shell lists every module of webcomponents/, for an offline start", async () => {
+  const sw = await readFile(join(ROOT, 'static', 'sw.js'), 'utf8');
+  const shell = sw.match(/const SHELL = \[([\s\S]*?)\]/)?.[1] ?? '';
+  const listed = [...shell.matchAll(/'webcomponents\/([\w.-]+\.js)'/g)].map((m) => m[1]).sort();
+  const modules = (await readdir(WC)).filter((f) => f.endsWith('.js')).sort();
+  assert.deepEqual(listed, modules);
 });

@@ -5,7 +5,7 @@
 // of the same server (native-client.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, routeTestPage, login as fillLogin, signedInJID } from './harness.mjs';
+import { startStack, routeTestPage, openPage, CLIENT_SCRIPT, request, pollUntil, login as fillLogin, signedInJID } from './harness.mjs';
 import { nativeClient } from './native-client.mjs';
 
 let stack;
@@ -14,25 +14,14 @@ before(async () => {
 });
 after(() => stack?.close());
 
-const SCRIPT = `
-const { connect } = await import('/webcomponents/sparkweb.js');
-window.client = await connect();
-window.i18n = await import('/webcomponents/i18n.js');
-// The ops this page sent (not the façade's tab.* bookkeeping), to see what the elements asked.
-window.calls = [];
-const request = window.client.request.bind(window.client);
-window.client.request = (op, args = {}) => {
-  if (!op.startsWith('tab.')) window.calls.push({ op, args });
-  return request(op, args);
-};`;
 const PAGES = {
-  '/presence.html': { modules: ['/webcomponents/sparkweb-presence.js'], body: '<sparkweb-presence></sparkweb-presence>', script: SCRIPT },
+  '/presence.html': { modules: ['/webcomponents/sparkweb-presence.js'], body: '<sparkweb-presence></sparkweb-presence>', script: CLIENT_SCRIPT },
   '/strings.html': {
     modules: ['/webcomponents/sparkweb-login.js', '/webcomponents/sparkweb-notifications.js', '/webcomponents/sparkweb-presence.js'],
     body: '<sparkweb-login></sparkweb-login><sparkweb-notifications></sparkweb-notifications><sparkweb-presence></sparkweb-presence>',
-    script: SCRIPT,
+    script: CLIENT_SCRIPT,
   },
-  '/blank.html': { modules: [], body: '', script: SCRIPT },
+  '/blank.html': { modules: [], body: '', script: CLIENT_SCRIPT },
 };
 
 /** A fresh browser context (one engine) with the test pages; open() opens one of them in it. */
@@ -44,16 +33,11 @@ async function browserContext() {
     context,
     errors,
     async open(path) {
-      const page = await context.newPage();
-      page.on('pageerror', (err) => errors.push(err));
-      await page.goto(stack.url + path);
-      await page.locator('body[data-ready="yes"]').waitFor({ state: 'attached', timeout: 10_000 });
-      return page;
+      return (await openPage(context, stack.url + path, { errors })).page;
     },
   };
 }
 
-const request = (page, op, args) => page.evaluate(([op, args]) => window.client.request(op, args), [op, args]);
 /** The requests the page sent since the last reset, optionally of one op. */
 const calls = (page, op) => page.evaluate((op) => window.calls.filter((c) => !op || c.op === op), op);
 
@@ -78,15 +62,8 @@ function shown(page) {
   });
 }
 
-async function until(page, want, ms = 15_000) {
-  let last;
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-    last = await shown(page);
-    if (Object.entries(want).every(([k, v]) => last[k] === v)) return last;
-  }
-  assert.deepEqual(last, { ...last, ...want });
-  return last;
-}
+/** Waits until the picker shows want (a subset of shown()). */
+const until = (page, want, ms) => pollUntil(() => shown(page), want, ms);
 
 test('presence: shows our presence, changes it by keyboard, Escape undoes an edit', { timeout: 90_000 }, async () => {
   const { context, errors, open } = await browserContext();

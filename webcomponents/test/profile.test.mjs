@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync, crc32 } from 'node:zlib';
-import { startStack, openSignedIn, signedInJID, inspectSharedWorker, nonce } from './harness.mjs';
+import { startStack, openSignedIn, signedInJID, inspectSharedWorker, nonce, logFailure, closeAll } from './harness.mjs';
 
 let stack;
 before(async () => {
@@ -142,12 +142,9 @@ test('own profile edited and persisted; avatar set, seen by a contact, removed',
     assert.deepEqual(a.errors, []);
     assert.deepEqual(b.errors, []);
   } catch (err) {
-    if (inspector) console.log(`SharedWorker console:\n${inspector.console.join('\n')}`);
-    console.log(`relay output:\n${stack.relay.output().slice(-5000)}`);
+    await logFailure(stack, { inspector });
     throw err;
   } finally {
-    await inspector?.detach();
-    await b?.context.close();
-    await a?.context.close();
+    await closeAll(inspector, b, a);
   }
 });

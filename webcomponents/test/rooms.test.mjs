@@ -3,7 +3,7 @@
 // for only when the room wants one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, openSignedIn, login, signedInJID, clientState, inspectSharedWorker, nonce } from './harness.mjs';
+import { startStack, openSignedIn, login, signedInJID, clientState, inspectSharedWorker, newRoom, createRoom, logFailure, closeAll } from './harness.mjs';
 
 let stack;
 before(async () => {
@@ -23,10 +23,16 @@ document.addEventListener('sparkweb-select', (e) => window.selected.push(e.detai
   });
 }
 
+/** The page's session, rooms and bookmarks, and the end of what the rooms list shows, for failure reports. */
+async function shownState(page) {
+  const st = await clientState(page);
+  const text = await page.locator('sparkweb-rooms').evaluate((el) => el.shadowRoot.textContent.replace(/\s+/g, ' ').slice(-600));
+  return `state: ${JSON.stringify({ session: st.session, rooms: st.rooms, bookmarks: st.bookmarks })}\n${text}`;
+}
+
 test('bookmarks with autojoin, browsing, and a password-protected room', { timeout: 240_000 }, async () => {
   const { alice, bob } = stack.users;
-  const name = `club${nonce()}`;
-  const room = `${name}@conference.${stack.prosody.domain}`;
+  const { name, jid: room } = newRoom(stack, 'club');
   let a;
   let b;
   let inspector;
@@ -37,12 +43,7 @@ test('bookmarks with autojoin, browsing, and a password-protected room', { timeo
     await rooms.locator('[part="empty"]', { hasText: 'No rooms yet' }).waitFor({ timeout: 10_000 });
 
     // A public, persistent room with a password.
-    await rooms.getByText('Create a room').click();
-    const create = rooms.locator('.create-form');
-    await create.getByLabel('Room address').fill(name);
-    await create.getByLabel('Name', { exact: true }).fill(`Club ${name}`);
-    await create.getByLabel('Password (optional)').fill('s3cret');
-    await rooms.getByRole('button', { name: 'Create' }).click();
+    await createRoom(a.page, name, { title: `Club ${name}`, password: 's3cret' });
     const row = rooms.locator(`li[data-jid="${room}"]`);
     await row.locator('[part="state"]', { hasText: 'Joined' }).waitFor({ timeout: 20_000 });
 
@@ -121,18 +122,9 @@ test('bookmarks with autojoin, browsing, and a password-protected room', { timeo
     assert.deepEqual(a.errors, []);
     assert.deepEqual(b.errors, []);
   } catch (err) {
-    for (const x of [a, b]) {
-      if (!x) continue;
-      const st = await clientState(x.page).catch(() => ({}));
-      console.log(`state: ${JSON.stringify({ session: st.session, rooms: st.rooms, bookmarks: st.bookmarks })}`);
-      console.log(await x.page.locator('sparkweb-rooms').evaluate((el) => el.shadowRoot.textContent.replace(/\s+/g, ' ').slice(-600)).catch(() => ''));
-    }
-    if (inspector) console.log(`SharedWorker console:\n${inspector.console.join('\n')}`);
-    console.log(`relay output:\n${stack.relay.output().slice(-5000)}`);
+    await logFailure(stack, { pages: [a, b], show: shownState, inspector });
     throw err;
   } finally {
-    await inspector?.detach();
-    await b?.context.close();
-    await a?.context.close();
+    await closeAll(inspector, b, a);
   }
 });

@@ -9,15 +9,15 @@ import assert from 'node:assert/strict';
 import {
   startStack,
   routeTestPage,
+  openPage,
+  request,
   login,
   signedInJID,
   addUser,
   addRosterContacts,
   clientState,
-  serveFiles,
-  launchBrowser,
 } from './harness.mjs';
-import { fakeWorker, fakePage } from './fake-engine.mjs';
+import { startFake, fakePage } from './fake-engine.mjs';
 
 let stack;
 /** dora has 5,000 contacts besides nobody else. */
@@ -45,21 +45,13 @@ async function openAs(user, context) {
 <sparkweb-login></sparkweb-login><sparkweb-roster></sparkweb-roster><sparkweb-chat></sparkweb-chat>`,
     script: `document.addEventListener('sparkweb-select', (e) => document.querySelector('sparkweb-chat').setAttribute('with', e.detail.jid));`,
   });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (err) => errors.push(err));
-  await page.goto(stack.url + PAGE);
-  await page.locator('body[data-ready="yes"]').waitFor({ timeout: 10_000 });
+  const { page, errors } = await openPage(context, stack.url + PAGE);
   if (user) {
     await login(page, user);
     await signedInJID(page);
   }
   return { page, context, errors };
 }
-
-/** Sends a request through the page's façade. */
-const request = (page, op, args) =>
-  page.evaluate(([op, args]) => import('/webcomponents/sparkweb.js').then((m) => m.connect()).then((cl) => cl.request(op, args)), [op, args]);
 
 const row = (page, jid) => page.locator(`sparkweb-roster [role="treeitem"][data-jid="${jid}"]`);
 const activeRow = (page) =>
@@ -227,24 +219,18 @@ test('avatars: picture by hash from avatar.get, once per hash; initials otherwis
     requests: [],
     avatars: { 'bob@localhost': 'h1', 'eve@localhost': 'h-svg' },
   };
-  const worker = fakeWorker(snapshot).replace(
-    "case 'test.emit':",
-    `case 'avatar.get':
+  const fake = await startFake(
+    snapshot,
+    { '/avatars.html': fakePage(['sparkweb-roster.js'], '<sparkweb-roster></sparkweb-roster>') },
+    {
+      ops: `case 'avatar.get':
         if (req.args.hash === 'h1' || req.args.hash === 'h2') return ok({ jid: req.args.jid, hash: req.args.hash, type: 'image/png', data: ${JSON.stringify(png)} });
         if (req.args.hash === 'h-svg') return ok({ jid: req.args.jid, hash: 'h-svg', type: 'image/svg+xml', data: btoa('<svg xmlns="http://www.w3.org/2000/svg"/>') });
-        return fail('item-not-found', 'no avatar');
-      case 'test.emit':`,
+        return fail('item-not-found', 'no avatar');`,
+    },
   );
-  const server = await serveFiles({
-    '/fake-worker.js': { body: worker },
-    '/avatars.html': { body: fakePage(['sparkweb-roster.js'], '<sparkweb-roster></sparkweb-roster>') },
-  });
-  const browser = await launchBrowser();
   try {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on('pageerror', (err) => errors.push(err));
-    await page.goto(server.url + '/avatars.html');
+    const { page, errors } = await fake.open('/avatars.html');
     const roster = page.locator('sparkweb-roster');
     const img = roster.locator('[data-jid="bob@localhost"] [part="avatar"] img:not([hidden])');
     await img.waitFor({ timeout: 10_000 });
@@ -265,8 +251,7 @@ test('avatars: picture by hash from avatar.get, once per hash; initials otherwis
     await roster.locator('[data-jid="bob@localhost"] [part="avatar"]', { hasText: 'BB' }).waitFor({ timeout: 5_000 });
     assert.deepEqual(errors, []);
   } finally {
-    await browser.close();
-    await server.stop();
+    await fake.close();
   }
 });
 
@@ -278,24 +263,15 @@ test('deny, rename, remove, strings: the ops the element sends', { timeout: 60_0
     conversations: {},
     requests: [{ jid: 'mallory@localhost', type: 'subscribe', status: '<b>let me in</b>' }],
   };
-  const worker = fakeWorker(snapshot).replace(
-    "case 'test.emit':",
-    `case 'presence.deny': case 'roster.update': case 'roster.remove': return ok(null);
-      case 'test.emit':`,
+  const fake = await startFake(
+    snapshot,
+    { '/actions.html': fakePage(['sparkweb-roster.js'], '<sparkweb-roster></sparkweb-roster>') },
+    { ops: "case 'presence.deny': case 'roster.update': case 'roster.remove': return ok(null);" },
   );
-  const server = await serveFiles({
-    '/fake-worker.js': { body: worker },
-    '/actions.html': { body: fakePage(['sparkweb-roster.js'], '<sparkweb-roster></sparkweb-roster>') },
-  });
-  const browser = await launchBrowser();
   try {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on('pageerror', (err) => errors.push(err));
+    const { page, errors } = await fake.open('/actions.html');
     const answers = ['Bobby', true]; // the rename prompt, then the remove confirmation
     page.on('dialog', (d) => (d.type() === 'prompt' ? d.accept(String(answers.shift())) : d.accept()));
-    await page.goto(server.url + '/actions.html');
-    await page.locator('body[data-ready="yes"]').waitFor({ timeout: 10_000 });
     const roster = page.locator('sparkweb-roster');
     const sent = async (op) => (await page.evaluate(() => window.client.request('test.requests'))).filter((r) => r.op === op).map((r) => r.args);
 
@@ -322,7 +298,6 @@ test('deny, rename, remove, strings: the ops the element sends', { timeout: 60_0
     await roster.locator('[data-jid="bob@localhost"] [part="show"]', { hasText: 'Abwesend' }).waitFor({ timeout: 5_000 });
     assert.deepEqual(errors, []);
   } finally {
-    await browser.close();
-    await server.stop();
+    await fake.close();
   }
 });

@@ -6,7 +6,7 @@
 // names, so the order they arrive in is the test's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, routeTestPage, addUser } from './harness.mjs';
+import { startStack, routeTestPage, openPage, request, addUser } from './harness.mjs';
 import { nativeClient, xmlEscape } from './native-client.mjs';
 
 let stack;
@@ -55,14 +55,7 @@ test('client.state mirrors requests, receipts, displayed markers, chat states an
       script: "const { connect } = await import('/webcomponents/sparkweb.js'); window.client = await connect();",
     });
     const errors = [];
-    const open = async () => {
-      const page = await context.newPage();
-      page.on('pageerror', (err) => errors.push(err));
-      await page.goto(stack.url + PAGE);
-      await page.locator('body[data-ready="yes"]').waitFor({ state: 'attached', timeout: 10_000 });
-      return page;
-    };
-    const request = (page, op, args) => page.evaluate(([op, args]) => window.client.request(op, args), [op, args]);
+    const open = async () => (await openPage(context, stack.url + PAGE, { errors })).page;
 
     // Tab 1 makes the history the second tab will find in the engine's snapshot.
     const setup = await open();

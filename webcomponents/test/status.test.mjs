@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startStack, routeTestPage, addUser, ROOT } from './harness.mjs';
+import { startStack, routeTestPage, openPage, CLIENT_SCRIPT, request, pollUntil, addUser, ROOT } from './harness.mjs';
 
 let stack;
 before(async () => {
@@ -30,16 +30,7 @@ async function open() {
   await routeTestPage(context, stack.url + PAGE, {
     modules: ['/webcomponents/sparkweb-status.js'],
     body: `<sparkweb-status delay="${DELAY}"></sparkweb-status>`,
-    script: `
-const { connect } = await import('/webcomponents/sparkweb.js');
-window.client = await connect();
-window.i18n = await import('/webcomponents/i18n.js');
-window.calls = [];
-const request = window.client.request.bind(window.client);
-window.client.request = (op, args = {}) => {
-  if (!op.startsWith('tab.')) window.calls.push({ op, args });
-  return request(op, args);
-};
+    script: `${CLIENT_SCRIPT}
 const el = document.querySelector('sparkweb-status');
 window.seen = [];
 const record = () => {
@@ -51,15 +42,9 @@ const record = () => {
 new MutationObserver(record).observe(el, { attributes: true });
 new MutationObserver(record).observe(el.shadowRoot, { subtree: true, childList: true, characterData: true, attributes: true });`,
   });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (err) => errors.push(err));
-  await page.goto(stack.url + PAGE);
-  await page.locator('body[data-ready="yes"]').waitFor({ state: 'attached', timeout: 10_000 });
-  return { page, context, errors };
+  return { ...(await openPage(context, stack.url + PAGE)), context };
 }
 
-const request = (page, op, args) => page.evaluate(([op, args]) => window.client.request(op, args), [op, args]);
 /** The state of our message with this id, as the page's client mirrors it. */
 const messageState = (page, id) =>
   page.evaluate((id) => Object.values(window.client.state.conversations).flat().find((m) => m.id === id)?.state, id);
@@ -88,15 +73,7 @@ function shown(page) {
 }
 
 /** Polls shown() until it matches want (a subset), or fails with the last value. */
-async function until(page, want, ms = 15_000) {
-  let last;
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-    last = await shown(page);
-    if (Object.entries(want).every(([k, v]) => last[k] === v)) return last;
-  }
-  assert.deepEqual(last, { ...last, ...want });
-  return last;
-}
+const until = (page, want, ms) => pollUntil(() => shown(page), want, ms);
 
 test('online with nothing pending shows nothing; a pending message shows only once it lasts', { timeout: 90_000 }, async () => {
   const { alice, bob } = stack.users;
