@@ -50,9 +50,10 @@ test('a message sent offline is pending, then delivered exactly once', { timeout
     await aliceCtx.setOffline(false);
     await signedInJID(a, 60_000);
     await waitForMessage(b, body, 30_000);
-    // Past pending: sent once the server has it, delivered as soon as bob's receipt is back.
+    // Past pending: sent once the server has it, delivered as soon as bob's receipt is back, read
+    // once bob's open chat shows it.
     await a
-      .locator('sparkweb-chat li:is([data-state="sent"], [data-state="delivered"])', { hasText: body })
+      .locator('sparkweb-chat li:is([data-state="sent"], [data-state="delivered"], [data-state="read"])', { hasText: body })
       .waitFor({ timeout: 30_000 });
     // Give a duplicate every chance to arrive before counting.
     await new Promise((r) => setTimeout(r, 2_000));
@@ -61,7 +62,7 @@ test('a message sent offline is pending, then delivered exactly once', { timeout
     assert.equal(await b.locator('sparkweb-chat [part~="body"]', { hasText: body }).count(), 1, 'and sees it once');
     const atAlice = (await clientState(a)).conversations[bob.jid].filter((m) => m.body === body);
     assert.equal(atAlice.length, 1, 'alice has it once');
-    assert.match(atAlice[0].state, /^(sent|delivered)$/, 'no longer pending');
+    assert.match(atAlice[0].state, /^(sent|delivered|read)$/, 'no longer pending');
   } finally {
     await aliceCtx.close();
     await bobCtx.close();
