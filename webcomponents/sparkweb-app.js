@@ -52,6 +52,8 @@ const OPTIONAL = [
 ];
 
 const BARE_JID = /^[^@/\s]+@[^@/\s]+$|^[^@/\s]+\.[^@/\s]+$/;
+/** A room occupant's JID (room@service/nick): private messages through the room. */
+const OCCUPANT_JID = /^[^@/\s]+@[^@/\s]+\/\S.*$/;
 
 const template = document.createElement('template');
 template.innerHTML = `
@@ -211,14 +213,15 @@ export class SparkWebApp extends SparkWebElement {
   }
 
   /**
-   * Opens a conversation ("chat" or "room", with its bare JID) or the profile ("profile").
+   * Opens a conversation ("chat" or "room", with its bare JID; a chat also with a room occupant's
+   * room@service/nick) or the profile ("profile").
    * An invalid JID or an element that is not available is ignored.
    * @param {'chat'|'room'|'profile'} type
    * @param {string} [jid]
    */
   open(type, jid = '') {
     if (type === 'profile') jid = '';
-    else if (typeof jid !== 'string' || !BARE_JID.test(jid)) return;
+    else if (typeof jid !== 'string' || !(BARE_JID.test(jid) || (type === 'chat' && OCCUPANT_JID.test(jid)))) return;
     const el = this.#element(type);
     if (!el) return;
     if (type === 'chat') el.setAttribute('with', jid);

@@ -19,7 +19,8 @@
 // Files: the attach button or drag and drop uploads with the façade's upload() (XEP-0363), with a
 // progress bar and cancel, then sends the URL (with OOB); hidden where the façade has no upload.
 //
-// Attributes: `with` (bare JID of the contact).
+// Attributes: `with` (bare JID of the contact, or the full JID room@service/nick of a room
+// occupant: private messages through the room, a conversation of their own).
 // Strings: "chat.*" keys of i18n.js (or the `strings` property).
 // Parts: header, title, presence, typing, scroller, older, log, message, message-in, message-out,
 // message-pending, message-error, message-retracted, meta, state, edited, reply-quote, body, link,
@@ -33,6 +34,7 @@ import { renderBody, bodyCSS } from './render.js';
 
 defineStrings({
   'chat.none': 'No conversation',
+  'chat.occupant': '{nick} ({room})',
   'chat.choose': 'Choose a contact to start chatting.',
   'chat.unavailable': 'Chat unavailable: {error}',
   'chat.you': 'You',
@@ -286,9 +288,17 @@ export class SparkWebChat extends SparkWebElement {
     });
   }
 
-  /** The contact's bare JID. */
+  /** The contact's bare JID, or a room occupant's full JID (private messages through a room). */
   get with() {
-    return bareJID(this.getAttribute('with') ?? '');
+    const jid = this.getAttribute('with') ?? '';
+    const bare = bareJID(jid);
+    return jid !== bare && this.#isOccupant(jid, bare) ? jid : bare;
+  }
+
+  /** Whether jid (full) and its bare part is a room occupant: a room we know, or its conversation. */
+  #isOccupant(jid, bare) {
+    const state = this.client?.state;
+    return !!state && (state.rooms?.some((r) => r.jid === bare.toLowerCase()) || jid in state.conversations);
   }
 
   set with(jid) {
@@ -332,6 +342,8 @@ export class SparkWebChat extends SparkWebElement {
         if (s.state === 'online') this.#fillView();
       }),
       client.on('roster', header),
+      client.on('occupant', (d) => this.with.startsWith(`${d.room}/`) && header()),
+      client.on('room', header),
       client.on('presence', header),
       client.on('message', (msg) => {
         if (msg.with === this.with) this.#onMessage(msg);
@@ -602,7 +614,9 @@ export class SparkWebChat extends SparkWebElement {
       case 'reply':
         this.#editing = null;
         // XEP-0461 names the author of the message answered.
-        this.#replying = { id: m.id, to: m.outgoing ? bareJID(this.client?.state.session.jid ?? '') : bareJID(m.from), key: m.key };
+        // In a room occupant's conversation the author is the occupant JID itself.
+        const author = this.with.includes('/') ? m.from : bareJID(m.from);
+        this.#replying = { id: m.id, to: m.outgoing ? bareJID(this.client?.state.session.jid ?? '') : author, key: m.key };
         this.#renderContext();
         this.#els.input.focus();
         break;
@@ -902,7 +916,22 @@ export class SparkWebChat extends SparkWebElement {
 
   #contactName() {
     const jid = this.with;
+    const occupant = this.#occupant();
+    if (occupant) return this.text('chat.occupant', occupant);
     return this.client?.state.roster.find((r) => r.jid === jid)?.name || jid;
+  }
+
+  /** For a room occupant's conversation: {room (its name), nick, show}; else null. */
+  #occupant() {
+    const jid = this.with;
+    const slash = jid.indexOf('/');
+    if (slash < 0) return null;
+    const room = jid.slice(0, slash);
+    const nick = jid.slice(slash + 1);
+    const state = this.client?.state;
+    const o = state?.occupants?.[room]?.find((x) => x.nick === nick);
+    const name = state?.rooms?.find((r) => r.jid === room)?.name || room;
+    return { room: name, nick, show: o ? o.show || 'available' : 'unavailable' };
   }
 
   #renderHeader() {
@@ -913,7 +942,8 @@ export class SparkWebChat extends SparkWebElement {
     const name = jid ? this.#contactName() : this.text('chat.none');
     els.title.textContent = name;
     els.title.title = jid;
-    const show = jid && online ? (bestPresence(state.presence, jid)?.show ?? 'unavailable') : 'unavailable';
+    const occupant = this.#occupant();
+    const show = !jid || !online ? 'unavailable' : occupant ? occupant.show : (bestPresence(state.presence, jid)?.show ?? 'unavailable');
     els.dot.dataset.show = show;
     els.show.textContent = jid ? this.text(`chat.show.${show}`) : '';
     els.presence.hidden = !jid;

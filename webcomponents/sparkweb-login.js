@@ -17,8 +17,9 @@
 // login.error.taken, login.error.registerNotAllowed, login.error.registerRefused,
 // login.error.tooMany.
 // It reflects the session of every tab: signing in or out in one tab updates all of them.
-import { connect, bareJID, themeCSS } from './sparkweb.js';
+import { bareJID, themeCSS } from './sparkweb.js';
 import { defineStrings, t } from './i18n.js';
+import { SparkWebElement } from './element.js';
 
 defineStrings({
   'login.address': 'Address',
@@ -151,14 +152,11 @@ export function registerErrorText(err, strings) {
 }
 
 /** Sign-in form and account controls for the shared SparkWeb session. */
-export class SparkWebLogin extends HTMLElement {
+export class SparkWebLogin extends SparkWebElement {
   static observedAttributes = ['no-status', 'no-register'];
 
-  #client = null;
-  #off = [];
   #busy = false;
   #els;
-  #strings = null;
   /** The error shown, kept so that new strings can render it again. */
   #error = null;
   /** Whether the error came from account.register (its codes read differently). */
@@ -169,13 +167,10 @@ export class SparkWebLogin extends HTMLElement {
   #registering = false;
   /** account.registerForm is on its way. */
   #checking = false;
-  #onStrings = () => this.#render();
 
   constructor() {
-    super();
-    const root = this.attachShadow({ mode: 'open' });
-    root.append(template.content.cloneNode(true));
-    const $ = (sel) => root.querySelector(sel);
+    super(template);
+    const $ = (sel) => this.$(sel);
     this.#els = {
       form: $('form'),
       jid: $('#jid'),
@@ -203,52 +198,34 @@ export class SparkWebLogin extends HTMLElement {
     this.#els.toggle.addEventListener('click', () => {
       this.#registering = !this.#registering;
       this.#showError(null);
-      this.#render();
+      this.render();
       this.#els.jid.focus();
     });
     this.#els.logout.addEventListener('click', () => this.#logout());
     this.#els.show.addEventListener('change', () => this.#setShow());
   }
 
-  /** This element's own texts, by i18n key ("login.submit"), over the page's (setStrings). */
-  get strings() {
-    return this.#strings;
-  }
-
-  set strings(value) {
-    this.#strings = value ? { ...value } : null;
-    this.#render();
-  }
-
   attributeChangedCallback() {
-    this.#render();
+    this.render();
   }
 
-  async connectedCallback() {
-    document.addEventListener('sparkweb-strings', this.#onStrings);
-    this.#render();
-    let client;
-    try {
-      client = await connect();
-    } catch (err) {
-      this.#showError(err);
-      return;
-    }
-    if (!this.isConnected) return;
-    this.#client = client;
-    this.#off = [
+  connectFailed(err) {
+    this.#showError(err);
+  }
+
+  subscribe(client) {
+    return [
       client.on('session', (s) => {
         if (s.error) this.#showError(s.error);
         else if (s.state === 'online' || s.state === 'connecting') this.#showError(null);
-        this.#render();
+        this.render();
       }),
-      client.on('snapshot', () => this.#render()),
+      client.on('snapshot', () => this.render()),
       client.on('presence', (p) => {
         // Our own status changed, maybe from another tab: keep the select truthful.
         if (p.jid === client.state.session.jid && p.show !== 'unavailable') this.#els.show.value = p.show;
       }),
     ];
-    this.#render();
   }
 
   /**
@@ -257,7 +234,7 @@ export class SparkWebLogin extends HTMLElement {
    */
   async #checkRegister() {
     if (this.#canRegister !== null || this.#checking || this.hasAttribute('no-register')) return;
-    const client = this.#client;
+    const client = this.client;
     this.#checking = true;
     try {
       await client.request('account.registerForm');
@@ -267,14 +244,7 @@ export class SparkWebLogin extends HTMLElement {
     } finally {
       this.#checking = false;
     }
-    if (this.#client === client) this.#render();
-  }
-
-  disconnectedCallback() {
-    document.removeEventListener('sparkweb-strings', this.#onStrings);
-    for (const off of this.#off) off();
-    this.#off = [];
-    this.#client = null;
+    if (this.client === client) this.render();
   }
 
   /** The typed address and password if they will do, else null with the error shown. */
@@ -294,7 +264,7 @@ export class SparkWebLogin extends HTMLElement {
       els.password.focus();
       return null;
     }
-    if (!this.#client) {
+    if (!this.client) {
       this.#showError({ key: 'login.error.notReady' });
       return null;
     }
@@ -308,16 +278,16 @@ export class SparkWebLogin extends HTMLElement {
     const { jid, password } = creds;
     this.#busy = true;
     this.#showError(null);
-    this.#render();
+    this.render();
     try {
-      await this.#client.request('session.login', { jid, password });
+      await this.client.request('session.login', { jid, password });
       els.password.value = '';
     } catch (err) {
       this.#showError(err);
       els.password.select();
     } finally {
       this.#busy = false;
-      this.#render();
+      this.render();
     }
   }
 
@@ -334,10 +304,10 @@ export class SparkWebLogin extends HTMLElement {
     const jid = bareJID(creds.jid);
     this.#busy = true;
     this.#showError(null);
-    this.#render();
+    this.render();
     try {
       try {
-        await this.#client.request('account.register', { jid, password: creds.password });
+        await this.client.request('account.register', { jid, password: creds.password });
       } catch (err) {
         this.#showError(err, true);
         (err.code === 'conflict' ? els.jid : els.password).select();
@@ -346,20 +316,20 @@ export class SparkWebLogin extends HTMLElement {
       this.dispatchEvent(new CustomEvent('sparkweb-account-created', { bubbles: true, composed: true, detail: { jid } }));
       this.#registering = false;
       try {
-        await this.#client.request('session.login', { jid, password: creds.password });
+        await this.client.request('session.login', { jid, password: creds.password });
         els.password.value = els.confirm.value = '';
       } catch (err) {
         this.#showError(err);
       }
     } finally {
       this.#busy = false;
-      this.#render();
+      this.render();
     }
   }
 
   async #logout() {
     try {
-      await this.#client?.request('session.logout');
+      await this.client?.request('session.logout');
     } catch (err) {
       this.#showError(err);
     }
@@ -367,7 +337,7 @@ export class SparkWebLogin extends HTMLElement {
 
   async #setShow() {
     try {
-      await this.#client?.request('presence.set', { show: this.#els.show.value });
+      await this.client?.request('presence.set', { show: this.#els.show.value });
     } catch (err) {
       this.#showError(err);
     }
@@ -381,7 +351,7 @@ export class SparkWebLogin extends HTMLElement {
   #showError(err, register = false) {
     this.#error = err;
     this.#registerError = register;
-    const text = !err ? '' : register ? registerErrorText(err, this.#strings) : loginErrorText(err, this.#strings);
+    const text = !err ? '' : register ? registerErrorText(err, this.strings) : loginErrorText(err, this.strings);
     if (this.#els.error.textContent !== text) this.#els.error.textContent = text;
   }
 
@@ -389,55 +359,53 @@ export class SparkWebLogin extends HTMLElement {
   #renderStrings() {
     const els = this.#els;
     const root = this.shadowRoot;
-    const s = this.#strings;
-    root.querySelector('label[for="jid"]').textContent = t('login.address', null, s);
-    els.jid.placeholder = t('login.addressPlaceholder', null, s);
-    root.querySelector('label[for="password"]').textContent = t('login.password', null, s);
-    els.confirmLabel.textContent = t('login.confirmPassword', null, s);
-    els.toggle.textContent = t(this.#registering ? 'login.haveAccount' : 'login.register', null, s);
-    root.querySelector('label[for="show"]').textContent = t('login.status', null, s);
-    for (const option of els.show.options) option.textContent = t(`login.show.${option.value}`, null, s);
-    els.logout.textContent = t('login.signOut', null, s);
+    root.querySelector('label[for="jid"]').textContent = this.text('login.address');
+    els.jid.placeholder = this.text('login.addressPlaceholder');
+    root.querySelector('label[for="password"]').textContent = this.text('login.password');
+    els.confirmLabel.textContent = this.text('login.confirmPassword');
+    els.toggle.textContent = this.text(this.#registering ? 'login.haveAccount' : 'login.register');
+    root.querySelector('label[for="show"]').textContent = this.text('login.status');
+    for (const option of els.show.options) option.textContent = this.text(`login.show.${option.value}`);
+    els.logout.textContent = this.text('login.signOut');
   }
 
-  #render() {
+  render() {
     const els = this.#els;
-    const session = this.#client?.state.session ?? { state: 'offline', jid: '' };
+    const session = this.client?.state.session ?? { state: 'offline', jid: '' };
     // While reconnecting the account stays signed in: the engine gets the session back by itself.
     const reconnecting = session.state === 'reconnecting';
     const online = session.state === 'online' || reconnecting;
     const connecting = this.#busy || session.state === 'connecting';
     const hadFocus = this.shadowRoot.activeElement;
-    const s = this.#strings;
     this.#renderStrings();
     els.form.hidden = online;
     els.account.hidden = !online;
     els.statusBox.hidden = this.hasAttribute('no-status');
-    renderSignedInAs(els.who, online ? session.jid : '', s);
+    renderSignedInAs(els.who, online ? session.jid : '', this.strings);
     // Sign-up only where the relay allows it, and not while a sign-in is under way.
     const offerRegister = this.#canRegister === true && !this.hasAttribute('no-register');
     if (!offerRegister) this.#registering = false;
     const registering = this.#registering;
     const submitKey = registering ? (connecting ? 'login.registering' : 'login.registerSubmit') : connecting ? 'login.signingIn' : 'login.submit';
-    els.submit.disabled = connecting || !this.#client;
-    els.submit.textContent = t(submitKey, null, s);
+    els.submit.disabled = connecting || !this.client;
+    els.submit.textContent = this.text(submitKey);
     els.jid.disabled = els.password.disabled = els.confirm.disabled = els.toggle.disabled = connecting;
     if (registering && !els.confirmBox.isConnected) els.submit.before(els.confirmBox);
     else if (!registering && els.confirmBox.isConnected) els.confirmBox.remove();
     els.confirm.required = registering;
     els.password.autocomplete = registering ? 'new-password' : 'current-password';
     els.toggle.hidden = !offerRegister;
-    if (!online && this.#client) this.#checkRegister();
+    if (!online && this.client) this.#checkRegister();
     const progress = reconnecting
       ? 'login.reconnecting'
       : connecting
         ? registering ? 'login.registering' : 'login.signingIn'
-        : !this.#client ? 'login.starting' : '';
-    const progressText = progress ? t(progress, null, s) : '';
+        : !this.client ? 'login.starting' : '';
+    const progressText = progress ? this.text(progress) : '';
     if (els.progress.textContent !== progressText) els.progress.textContent = progressText;
     if (this.#error) this.#showError(this.#error, this.#registerError);
     if (online) {
-      const own = this.#client.state.presence.find((p) => p.jid === session.jid);
+      const own = this.client.state.presence.find((p) => p.jid === session.jid);
       if (own) els.show.value = own.show in { available: 1, away: 1, dnd: 1, xa: 1 } ? own.show : 'available';
     }
     // Keep keyboard users somewhere sensible when the view they were in disappears.

@@ -4,8 +4,12 @@
 // and presence, the room's messages (mentions of our nick highlighted; styling, links and shared
 // images built by render.js as <sparkweb-chat> does, never markup) with scroll-back through the
 // room's archive, and a composer: Enter sends, Shift+Enter starts a new line, Tab completes a nick.
-// Each occupant opens a menu with "Mention" and, only when our role and affiliation allow it, kick,
-// grant or revoke voice, make moderator and ban; our own entry's menu changes our nickname.
+// Each occupant opens a menu with "Mention", "Send private message" (dispatches `sparkweb-select`,
+// bubbles, composed, detail {jid: "room@service/nick", kind: "chat"}: the page opens a
+// <sparkweb-chat> with that JID) and, only when our role and affiliation allow it, kick, grant or
+// revoke voice, make moderator and ban; our own entry's menu changes our nickname. Moderators get
+// a "Remove message" button on others' messages (XEP-0425, asking for an optional reason); a
+// removed message shows "Removed by a moderator" and the reason, never its old body.
 // The room itself is joined and left through <sparkweb-rooms> or the ops; this element joins again
 // on request after we left (or were removed), and leaves with its "Leave" button, after which it
 // dispatches `sparkweb-leave` (bubbles, composed, detail {jid}).
@@ -13,7 +17,8 @@
 // Properties: `strings` (per-element text overrides, keys "room.*", see i18n.js).
 // Parts: header, title, subject, subject-form, subject-input, nick-form, actions, button, invite-form, input,
 // notice, body-area, log, more, message, message-in, message-out, message-mention, message-pending,
-// meta, nick, time, mention-badge, body, link, image, occupants, occupant-group, occupant-group-name,
+// message-retracted, message-moderated, meta, nick, time, mention-badge, body, link, image,
+// message-action, occupants, occupant-group, occupant-group-name,
 // occupant, occupant-self, presence, affiliation, menu, menuitem, composer, hint, error.
 import { bareJID, themeCSS } from './sparkweb.js';
 import { defineStrings, t, formatTime } from './i18n.js';
@@ -63,6 +68,12 @@ defineStrings({
   'room.affiliation.outcast': 'banned',
   'room.occupant.menu': 'Actions for {nick}',
   'room.action.mention': 'Mention',
+  'room.action.pm': 'Send private message',
+  'room.message.remove': 'Remove message',
+  'room.message.removeReason': 'Remove this message for everyone? Reason (optional):',
+  'room.moderated': 'Removed by a moderator',
+  'room.moderatedReason': 'Removed by a moderator: {reason}',
+  'room.retracted': 'This message was deleted.',
   'room.action.kick': 'Kick',
   'room.action.voice': 'Grant voice',
   'room.action.devoice': 'Revoke voice',
@@ -148,6 +159,8 @@ ol.messages > li[data-state="pending"] { opacity: .7; }
 .badge { margin-inline-start: .3rem; padding: 0 .3rem; border-radius: 999px; background: var(--_accent); color: var(--_accent-fg); font-size: .68rem; }
 .body { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .body a { color: inherit; }
+ol.messages > li.retracted .body { font-style: italic; opacity: .75; }
+button.remove { display: block; margin-top: .15rem; padding: 0; border: 0; font-size: .72rem; color: inherit; text-decoration: underline; opacity: .8; }
 ${bodyCSS}
 aside { width: 14rem; flex: none; border-inline-start: 1px solid var(--_border); overflow-y: auto; padding: .5rem; }
 aside h3 { margin: 0 0 .3rem; font-size: .85rem; }
@@ -241,6 +254,8 @@ export class SparkWebRoom extends SparkWebElement {
   /** Tab completion: {prefix, start, matches, i} while cycling through candidates. */
   #completion = null;
   #occupantsFrame = 0;
+  /** Whether the log was rendered with moderators' "Remove message" buttons. */
+  #moderating = false;
 
   constructor() {
     super(template);
@@ -319,6 +334,10 @@ export class SparkWebRoom extends SparkWebElement {
       if (occ) this.#toggleMenu(occ.dataset.nick);
     });
     els.groups.addEventListener('keydown', (e) => this.#onOccupantsKey(e));
+    els.list.addEventListener('click', (e) => {
+      const remove = e.target.closest('button.remove');
+      if (remove) this.#moderate(remove.closest('li').dataset.id);
+    });
   }
 
   /** The room's bare JID. */
@@ -501,6 +520,7 @@ export class SparkWebRoom extends SparkWebElement {
   #renderLog() {
     const { log, list } = this.#els;
     this.#shown.clear();
+    this.#moderating = this.#self().role === 'moderator' && this.#isJoined();
     const frag = document.createDocumentFragment();
     // By id, the engine's current version winning over an archive page's.
     const byId = new Map();
@@ -536,9 +556,11 @@ export class SparkWebRoom extends SparkWebElement {
   #messageItem(msg) {
     const li = document.createElement('li');
     const mention = !msg.outgoing && !!msg.mentioned;
-    li.className = `${msg.outgoing ? 'out' : 'in'}${mention ? ' mention' : ''}`;
+    const gone = !!(msg.retracted || msg.moderated);
+    li.className = `${msg.outgoing ? 'out' : 'in'}${mention ? ' mention' : ''}${gone ? ' retracted' : ''}`;
     const pending = msg.outgoing && msg.state === 'pending';
-    li.setAttribute('part', `message ${msg.outgoing ? 'message-out' : 'message-in'}${mention ? ' message-mention' : ''}${pending ? ' message-pending' : ''}`);
+    const removed = msg.moderated ? ' message-moderated' : msg.retracted ? ' message-retracted' : '';
+    li.setAttribute('part', `message ${msg.outgoing ? 'message-out' : 'message-in'}${mention ? ' message-mention' : ''}${pending ? ' message-pending' : ''}${removed}`);
     if (msg.id) li.dataset.id = msg.id;
     li.dataset.ts = msg.timestamp ?? '';
     if (msg.state) li.dataset.state = msg.state;
@@ -569,8 +591,24 @@ export class SparkWebRoom extends SparkWebElement {
     const body = document.createElement('div');
     body.className = 'body';
     body.setAttribute('part', 'body');
-    body.append(renderBody(msg, { imageAlt: this.text('room.image') }));
+    if (msg.moderated) {
+      const reason = msg.moderated.reason;
+      body.textContent = reason ? this.text('room.moderatedReason', { reason }) : this.text('room.moderated');
+    } else if (msg.retracted) {
+      body.textContent = this.text('room.retracted');
+    } else {
+      body.append(renderBody(msg, { imageAlt: this.text('room.image') }));
+    }
     li.append(meta, body);
+    // Moderators remove others' messages (their own they retract like any author).
+    if (this.#moderating && !gone && !msg.outgoing && msg.id && msg.type === 'groupchat') {
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'remove';
+      remove.setAttribute('part', 'message-action');
+      remove.textContent = this.text('room.message.remove');
+      li.append(remove);
+    }
     return li;
   }
 
@@ -599,6 +637,16 @@ export class SparkWebRoom extends SparkWebElement {
       this.#loadingMore = false;
       this.#renderHeader();
     }
+  }
+
+  /** Removes another occupant's message as a moderator (XEP-0425), with the reason asked for. */
+  async #moderate(id) {
+    if (!id || !this.client) return;
+    const reason = prompt(this.text('room.message.removeReason'));
+    if (reason === null) return; // cancelled
+    const args = { room: this.room, id };
+    if (reason.trim()) args.reason = reason.trim();
+    await this.#act('muc.moderate', args);
   }
 
   // --- composer ---
@@ -676,6 +724,8 @@ export class SparkWebRoom extends SparkWebElement {
 
   #renderOccupants() {
     const { groups, occTitle } = this.#els;
+    // Our role changed (or we left): the log's "Remove message" buttons follow.
+    if ((this.#self().role === 'moderator' && this.#isJoined()) !== this.#moderating) this.#renderLog();
     const focusedNick = this.shadowRoot.activeElement?.dataset?.nick;
     const focusedAction = this.shadowRoot.activeElement?.dataset?.action;
     const list = this.#isJoined() || this.#roomState()?.state === 'joining' ? this.#occupants() : [];
@@ -745,7 +795,7 @@ export class SparkWebRoom extends SparkWebElement {
   /** The actions we may take on occupant o, per XEP-0045's role and affiliation rules. */
   #actions(o, self, own) {
     if (o.nick === own) return ['nick'];
-    const actions = ['mention'];
+    const actions = ['mention', 'pm'];
     const moderator = self.role === 'moderator';
     const theirs = rank[o.affiliation] ?? 0;
     const mine = rank[self.affiliation] ?? 0;
@@ -820,6 +870,11 @@ export class SparkWebRoom extends SparkWebElement {
     if (!o) return;
     if (action === 'nick') {
       this.#toggleForm(this.#els.nickForm, true);
+      return;
+    }
+    if (action === 'pm') {
+      const detail = { jid: `${this.room}/${nick}`, kind: 'chat' };
+      this.dispatchEvent(new CustomEvent('sparkweb-select', { bubbles: true, composed: true, detail }));
       return;
     }
     if (action === 'mention') {

@@ -49,7 +49,10 @@ export interface Message {
   id: string;
   from: string;
   to: string;
-  /** The bare JID of the conversation (contact or room). */
+  /**
+   * The conversation: a contact's or a room's bare JID, or a room occupant's full JID
+   * (room@service/nick) for private messages through the room.
+   */
   with: string;
   body: string;
   /** RFC 3339, UTC, with milliseconds. */
@@ -60,13 +63,17 @@ export interface Message {
   error?: ErrorValue;
   correctedAt?: string;
   retracted?: boolean;
+  /** Removed by a room moderator (XEP-0425): `by` the moderator's occupant JID. */
+  moderated?: { by?: string; reason?: string };
   reactions?: Record<string, string[]>;
   replyTo?: { id: string; to?: string };
   styled?: Span[];
-  /** "groupchat" for room messages. */
+  /** "groupchat" for room messages; "chat" for private messages through a room. */
   type?: string;
-  /** The sender's nick in a room. */
+  /** The sender's nick in a room (also on private messages through a room). */
   nick?: string;
+  /** The author's stable occupant id (XEP-0421), where the room gives trusted ones. */
+  occupantId?: string;
   /** The body names our nick, or a reference points at us (rooms). */
   mentioned?: boolean;
   oob?: { url: string; desc?: string };
@@ -92,6 +99,8 @@ export interface Room {
 export interface Occupant {
   nick: string;
   jid?: string;
+  /** The room's stable id of this occupant (XEP-0421), where the room gives trusted ones. */
+  occupantId?: string;
   role: string;
   affiliation: string;
   show: string;
@@ -238,7 +247,7 @@ export class SparkWebRoster extends HTMLElement {
   selected: string;
 }
 
-/** <sparkweb-chat with="jid">: one conversation. */
+/** <sparkweb-chat with="jid">: one conversation (a contact's bare JID or a room occupant's room@service/nick). */
 export class SparkWebChat extends HTMLElement {
   with: string;
 }
@@ -263,7 +272,8 @@ export class SparkWebProfile extends HTMLElement implements Translatable {
 
 /** The events the elements dispatch (all bubble and cross shadow roots). */
 export interface SparkWebEventMap {
-  'sparkweb-select': CustomEvent<{ jid: string; kind?: 'room' }>;
+  /** kind "room" from <sparkweb-rooms>; kind "chat" with room@service/nick from <sparkweb-room>'s "Send private message". */
+  'sparkweb-select': CustomEvent<{ jid: string; kind?: 'room' | 'chat' }>;
   'sparkweb-open': CustomEvent<{ type: '' | 'chat' | 'room' | 'profile'; jid: string }>;
   'sparkweb-leave': CustomEvent<{ jid: string }>;
   'sparkweb-presence-change': CustomEvent<{ show: string; status: string }>;

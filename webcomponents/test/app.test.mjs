@@ -105,6 +105,13 @@ test('app: composes the elements; a selected contact opens its chat and goes int
       room.dispatchEvent(new CustomEvent('sparkweb-leave', { bubbles: true, composed: true, detail: { jid: 'team@conference.localhost' } }));
     });
     await until(page, { room: null, placeholder: true, hash: '', view: { type: '', jid: '' } });
+    // "Send private message" on an occupant (as <sparkweb-room> dispatches it) opens a chat with
+    // the occupant's full JID; room.test.mjs has the real menu and messages.
+    await page.evaluate(() => {
+      const room = document.querySelector('sparkweb-app > sparkweb-room');
+      room.dispatchEvent(new CustomEvent('sparkweb-select', { bubbles: true, composed: true, detail: { jid: 'team@conference.localhost/bob by', kind: 'chat' } }));
+    });
+    await until(page, { chat: 'team@conference.localhost/bob by', room: null, view: { type: 'chat', jid: 'team@conference.localhost/bob by' } });
     await page.evaluate(() => (location.hash = '#chat=carol@localhost'));
     await until(page, { chat: 'carol@localhost' });
 

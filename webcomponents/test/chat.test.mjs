@@ -2,12 +2,13 @@
 // contexts: styling and links, message states up to "read" (the displayed marker the chat sends),
 // typing notifications, corrections, reactions, replies, retraction, Escape; history scroll-back
 // through the archive with the scroll position kept; a file uploaded to Prosody's upload service
-// shown as an image to the peer. Progress, cancel, drag and drop and unsafe OOB URLs are driven by
-// a scripted engine and a scripted upload(), where every step can be held.
+// shown as an image to the peer; progress, cancel and drag and drop of real uploads; OOB links,
+// unsafe ones too, and an error reply sent by bob's native client (native-client.mjs). The
+// "Sending…" state of a pending message is shown in outbox.test.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, routeTestPage, openPage, request, login, signedInJID, nonce } from './harness.mjs';
-import { startFake, fakePage, aliceSnapshot } from './fake-engine.mjs';
+import { nativeClient, xmlEscape } from './native-client.mjs';
 
 let stack;
 before(async () => {
@@ -210,71 +211,84 @@ test('upload through the real engine and Prosody: the peer sees the image', { ti
   }
 });
 
-// Upload and OOB through a scripted engine and a scripted upload(), so that an upload can be held
-// half-way (progress, cancel) and any OOB URL sent.
-test('upload: button and drop, progress, cancel with Escape; OOB images; errors on the message', { timeout: 60_000 }, async () => {
-  const snapshot = aliceSnapshot();
-  snapshot.conversations = {
-    'bob@localhost': [
-      { id: 'img1', from: 'bob@localhost/x', to: 'alice@localhost/web', with: 'bob@localhost', body: 'https://files.example/cat.png', timestamp: '2026-01-01T10:00:00.000Z', outgoing: false, oob: { url: 'https://files.example/cat.png' } },
-      { id: 'bad1', from: 'bob@localhost/x', to: 'alice@localhost/web', with: 'bob@localhost', body: 'look', timestamp: '2026-01-01T10:01:00.000Z', outgoing: false, oob: { url: 'javascript:alert(1)//x.png' } },
-      { id: 'err1', from: 'alice@localhost/web', to: 'bob@localhost', with: 'bob@localhost', body: 'bounced', timestamp: '2026-01-01T10:02:00.000Z', outgoing: true, state: 'error', error: { code: 'service-unavailable', message: 'bob cannot receive messages' } },
-      { id: 'pen1', from: 'alice@localhost/web', to: 'bob@localhost', with: 'bob@localhost', body: 'waiting', timestamp: '2026-01-01T10:03:00.000Z', outgoing: true, state: 'pending' },
-    ],
-  };
-  // A scripted upload(file, {onProgress, signal}): the test settles it through window.uploads.
-  const upload = `window.uploads = [];
-  window.client.upload = (file, { onProgress, signal }) => new Promise((resolve, reject) => {
-    window.uploads.push({ name: file.name, onProgress, resolve, signal });
-    signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
-  });`;
-  const fake = await startFake(
-    snapshot,
-    { '/upload.html': fakePage(['sparkweb-chat.js'], '<sparkweb-chat with="bob@localhost"></sparkweb-chat>', upload) },
-    {
-      ops: `case 'chat.send': return ok({ id: 'u' + requests.length });
-      case 'chat.history': return ok({ messages: [], complete: true });`,
-    },
-  );
+// Out-of-band links and an error reply sent by bob's native client (exact stanzas, so an unsafe
+// URL can be sent); the upload held half-way by throttling the page's network (CDP), cancelled
+// with Escape; a dropped file uploaded to Prosody and sent with OOB.
+test('upload: progress, cancel with Escape, drop; OOB images and unsafe URLs; errors on the message', { timeout: 120_000 }, async () => {
+  const { alice, bob } = stack.users;
+  const phone = await nativeClient(stack.prosody, bob, { resource: 'phone' });
+  phone.send('<presence/>'); // messages to bob's bare JID reach the phone
+  const a = await openAs(alice, bob);
   try {
-    const { page: p, errors } = await fake.open('/upload.html');
-    const chat = p.locator('sparkweb-chat');
-    // OOB: an https image shows as <img>; a javascript: URL shows nothing.
-    const img = message(chat, 'cat.png').locator('img');
-    await img.waitFor({ state: 'attached', timeout: 10_000 });
-    assert.equal(await img.getAttribute('src'), 'https://files.example/cat.png');
-    assert.equal(await message(chat, 'look').locator('img, a').count(), 0);
-    // Errors and pending states in words.
-    assert.equal(await message(chat, 'bounced').locator('[part="error-text"]').textContent(), 'Not delivered: bob cannot receive messages');
-    assert.match(await message(chat, 'waiting').locator('[part="state"]').textContent(), /Sending…/);
+    const { page: p, chat } = a;
+    const n = nonce();
+    // OOB: an https image shows as <img>; a javascript: URL shows neither image nor link.
+    phone.send(
+      `<message type='chat' to='${xmlEscape(alice.jid)}' id='img-${n}'><body>https://files.example/cat-${n}.png</body>` +
+        `<x xmlns='jabber:x:oob'><url>https://files.example/cat-${n}.png</url></x></message>`,
+    );
+    phone.send(
+      `<message type='chat' to='${xmlEscape(alice.jid)}' id='bad-${n}'><body>look ${n}</body>` +
+        `<x xmlns='jabber:x:oob'><url>javascript:alert(1)//x.png</url></x></message>`,
+    );
+    const img = message(chat, `cat-${n}.png`).locator('img');
+    await img.waitFor({ state: 'attached', timeout: 15_000 });
+    assert.equal(await img.getAttribute('src'), `https://files.example/cat-${n}.png`);
+    await message(chat, `look ${n}`).waitFor({ timeout: 15_000 });
+    assert.equal(await message(chat, `look ${n}`).locator('img, a').count(), 0);
 
-    // The attach button: progress, then Escape cancels.
+    // An error reply from bob's phone shows on the message it answers, in words.
+    const input = chat.locator('textarea');
+    await input.fill(`bounced ${n}`);
+    await input.press('Enter');
+    const got = await phone.waitFor(new RegExp(`<message [^>]*>(?:(?!</message>)[^])*bounced ${n}`));
+    const id = /\bid=['"]([^'"]+)['"]/.exec(got)[1];
+    const sender = /\bfrom=['"]([^'"]+)['"]/.exec(got)[1];
+    phone.send(
+      `<message type='error' to='${xmlEscape(sender)}' id='${xmlEscape(id)}'><error type='cancel'>` +
+        `<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>bob cannot receive messages</text></error></message>`,
+    );
+    const errorText = message(chat, `bounced ${n}`).locator('[part="error-text"]');
+    await errorText.waitFor({ timeout: 15_000 });
+    assert.match(await errorText.textContent(), /^Not delivered: .*bob cannot receive messages/);
+    assert.match(await message(chat, `bounced ${n}`).getAttribute('part'), /message-error/);
+
+    // The attach button: the page's uploads are throttled, so the upload is under way when its
+    // progress shows; Escape cancels it and nothing is sent.
+    const cdp = await a.context.newCDPSession(p);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
     const [chooser] = await Promise.all([p.waitForEvent('filechooser'), chat.getByRole('button', { name: 'Attach a file' }).click()]);
-    await chooser.setFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+    await chooser.setFiles({ name: `notes-${n}.txt`, mimeType: 'text/plain', buffer: Buffer.alloc(6 * 1024 * 1024, 'x') });
     const progress = chat.locator('[part="progress"] progress');
-    await progress.waitFor({ timeout: 5_000 });
-    await p.evaluate(() => window.uploads[0].onProgress(25, 100));
-    assert.equal(await progress.evaluate((x) => x.value), 0.25);
-    await chat.locator('textarea').press('Escape');
+    await p.waitForFunction(
+      (el) => (el.shadowRoot.querySelector('[part="progress"] progress')?.value ?? 0) > 0,
+      await chat.elementHandle(),
+      { timeout: 30_000 },
+    );
+    assert.ok((await progress.evaluate((x) => x.value)) < 1, 'part way');
+    await input.press('Escape');
     await chat.locator('[role="alert"]', { hasText: 'Upload cancelled.' }).waitFor({ timeout: 5_000 });
-    assert.equal(await p.evaluate(() => window.uploads[0].signal.aborted), true);
     assert.equal(await progress.isHidden(), true);
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
 
-    // Drag and drop: the file is uploaded and its URL sent with OOB.
-    await chat.evaluate((el) => {
+    // Drag and drop: the file is uploaded to Prosody and its URL sent with OOB; bob's phone gets it.
+    const name = `photo-${n}.png`;
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    await chat.evaluate((el, [name, png]) => {
       const dt = new DataTransfer();
-      dt.items.add(new File(['png'], 'photo.png', { type: 'image/png' }));
+      dt.items.add(new File([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], name, { type: 'image/png' }));
       el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
       el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    });
-    await p.waitForFunction(() => window.uploads.length === 2);
-    assert.equal(await p.evaluate(() => window.uploads[1].name), 'photo.png');
-    await p.evaluate(() => window.uploads[1].resolve('https://files.example/photo.png'));
-    await p.waitForFunction(async () => (await window.client.request('test.requests')).some((r) => r.op === 'chat.send'));
-    const sends = (await p.evaluate(() => window.client.request('test.requests'))).filter((r) => r.op === 'chat.send');
-    assert.deepEqual(sends.map((r) => r.args), [{ to: 'bob@localhost', body: 'https://files.example/photo.png', oob: 'https://files.example/photo.png' }]);
-    assert.deepEqual(errors, []);
+    }, [name, png]);
+    const sent = await phone.waitFor(new RegExp(`<message [^>]*>(?:(?!</message>)[^])*${name}(?:(?!</message>)[^])*</message>`), 30_000);
+    assert.match(sent, new RegExp(`<x xmlns=['"]jabber:x:oob['"]><url>https?://[^<]*${name}</url>`), 'sent with OOB');
+    assert.doesNotMatch(sent, /notes-/, 'the cancelled file was never sent');
+    await message(chat, name).locator('img[part="image"]').waitFor({ state: 'attached', timeout: 15_000 });
+    assert.deepEqual(a.errors, []);
   } finally {
-    await fake.close();
+    await phone.close();
+    await a.context.close();
   }
 });

@@ -3,6 +3,8 @@
 // contact's phone or another device of the account. Unlike an engine it sends exactly the stanzas
 // a test writes (a receipt, a marker, a chat state, an error reply, a presence) and nothing by
 // itself, so a test decides what the engine under test receives and when.
+// componentClient is the same for an XEP-0114 component (many room occupants on one socket).
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 
 /** Escapes text for XML character data and attribute values. */
@@ -100,4 +102,72 @@ export async function nativeClient(server, user, { resource = 'native', timeout 
     socket.destroy();
     throw err;
   }
+}
+
+/**
+ * A component connection (XEP-0114) to Prosody's push.<domain> component of the test config,
+ * for filling a room quickly: one socket speaks for any number of occupants (bots
+ * `<name>@push.<domain>/b`) instead of one login each. Whatever the server sends is dropped,
+ * except the answers that sync() waits for.
+ * @param {{env: Object<string,string>, domain: string}} server from startProsody
+ * @returns {Promise<{domain: string, send: (xml: string) => void, sync: (room: string) => Promise<void>, close: () => void}>}
+ *   sync resolves once the room handled everything sent before it (a room handles one
+ *   sender's stanzas in order, so its answer to a disco#info query comes after the rest)
+ */
+export async function componentClient(server) {
+  const port = Number(server.env.PROSODY_COMPONENT_PORT);
+  if (!port) throw new Error('componentClient: the server has no PROSODY_COMPONENT_PORT');
+  const domain = `push.${server.domain}`;
+  const secret = server.env.PROSODY_COMPONENT_SECRET || 'push-secret';
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.setEncoding('utf8');
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let head = '';
+  /** Pending sync ids → resolve; matched against a short tail, as the input is dropped. */
+  const syncs = new Map();
+  let tail = '';
+  let failed = null;
+  const handshake = new Promise((resolve, reject) => {
+    socket.on('data', (chunk) => {
+      if (head !== null) {
+        head += chunk;
+        const id = /<stream:stream[^>]*\bid=['"]([^'"]+)['"]/.exec(head)?.[1];
+        if (id && !head.includes('<handshake')) {
+          socket.write(`<handshake>${createHash('sha1').update(id + secret).digest('hex')}</handshake>`);
+        }
+        if (/<handshake\s*\/>|<handshake><\/handshake>/.test(head)) {
+          head = null;
+          resolve();
+        } else if (/<stream:error/.test(head)) reject(new Error(`component refused: ${head}`));
+        return;
+      }
+      const text = tail + chunk;
+      for (const [id, done] of syncs) {
+        if (text.includes(`id='${id}'`) || text.includes(`id="${id}"`)) {
+          syncs.delete(id);
+          done();
+        }
+      }
+      tail = text.slice(-200);
+    });
+    socket.on('error', (err) => {
+      failed = err;
+      reject(err);
+    });
+  });
+  socket.write(`<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='${xmlEscape(domain)}'>`);
+  await handshake;
+  let n = 0;
+  return {
+    domain,
+    send: (xml) => socket.write(xml),
+    sync(room) {
+      if (failed) return Promise.reject(failed);
+      const id = `sync-${++n}`;
+      const done = new Promise((resolve) => syncs.set(id, resolve));
+      socket.write(`<iq type='get' id='${id}' from='sync@${domain}/b' to='${xmlEscape(room)}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+      return done;
+    },
+    close: () => socket.destroy(),
+  };
 }

@@ -1,13 +1,15 @@
 // <sparkweb-room> with <sparkweb-rooms> against the real engine, relay and Prosody (MUC at
 // conference.<domain>): alice creates a room, bob joins it, they talk through the elements, a
 // mention is highlighted, the occupant lists follow joins and leaves, moderation is offered only to
-// those allowed, and a kick tells the kicked user why.
+// those allowed, and a kick tells the kicked user why; private messages through the room and a
+// moderator's removal of a message; a room of 1,000 occupants filled through one XEP-0114
+// component connection (native-client.mjs), its rendering measured.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ROOT, startStack, openSignedIn, inspectSharedWorker, nonce, newRoom, createRoom, logFailure, closeAll } from './harness.mjs';
-import { startFake, fakePage, emit } from './fake-engine.mjs';
+import { ROOT, startStack, openSignedIn, inspectSharedWorker, nonce, newRoom, createRoom, logFailure, closeAll, request, clientState } from './harness.mjs';
+import { componentClient, xmlEscape } from './native-client.mjs';
 
 let stack;
 before(async () => {
@@ -31,6 +33,24 @@ document.addEventListener('sparkweb-select', (e) => {
 });
 window.left = [];
 document.addEventListener('sparkweb-leave', (e) => window.left.push(e.detail.jid));`,
+  });
+}
+
+/**
+ * Like openAs, with a <sparkweb-chat> that the page opens on an occupant picked for a private
+ * message (sparkweb-select kind "chat"), as <sparkweb-app> does.
+ */
+function openWithChat(user) {
+  return openSignedIn(stack, user, {
+    path: '/rooms-pm-test.html',
+    modules: ['/webcomponents/sparkweb-rooms.js', '/webcomponents/sparkweb-room.js', '/webcomponents/sparkweb-chat.js'],
+    body: '<sparkweb-rooms></sparkweb-rooms><sparkweb-room></sparkweb-room><sparkweb-chat style="height: 320px"></sparkweb-chat>',
+    script: `window.selected = [];
+document.addEventListener('sparkweb-select', (e) => {
+  window.selected.push(e.detail);
+  const el = document.querySelector(e.detail.kind === 'room' ? 'sparkweb-room' : 'sparkweb-chat');
+  el.setAttribute(e.detail.kind === 'room' ? 'room' : 'with', e.detail.jid);
+});`,
   });
 }
 
@@ -116,11 +136,11 @@ test('two users in a room: messages, mention, occupants, moderation, kick', { ti
 
     // Bob's menu on alice offers no moderation; alice's on bob does.
     await occupant(b.page, 'alice').click();
-    assert.deepEqual(await bRoom.getByRole('menuitem').allTextContents(), ['Mention']);
+    assert.deepEqual(await bRoom.getByRole('menuitem').allTextContents(), ['Mention', 'Send private message']);
     await b.page.keyboard.press('Escape');
     await bRoom.getByRole('menu').waitFor({ state: 'detached', timeout: 5_000 });
     await occupant(a.page, 'bobby').click();
-    assert.deepEqual(await aRoom.getByRole('menuitem').allTextContents(), ['Mention', 'Revoke voice', 'Kick', 'Make moderator', 'Ban']);
+    assert.deepEqual(await aRoom.getByRole('menuitem').allTextContents(), ['Mention', 'Send private message', 'Revoke voice', 'Kick', 'Make moderator', 'Ban']);
     await a.page.keyboard.press('Escape');
 
     // Messages both ways; bob's mention of alice is highlighted for her.
@@ -178,7 +198,7 @@ test('two users in a room: messages, mention, occupants, moderation, kick', { ti
     await occupant(a.page, 'bobby').focus();
     await a.page.keyboard.press('Enter');
     await aRoom.getByRole('menuitem', { name: 'Mention' }).waitFor({ timeout: 5_000 });
-    for (let i = 0; i < 2; i++) await a.page.keyboard.press('ArrowDown');
+    for (let i = 0; i < 3; i++) await a.page.keyboard.press('ArrowDown');
     assert.equal(await aRoom.evaluate((el) => el.shadowRoot.activeElement?.textContent), 'Kick');
     await a.page.keyboard.press('Enter');
     await bRoom.locator('[role="alert"]', { hasText: 'You were kicked from this room.' }).waitFor({ timeout: 15_000 });
@@ -218,6 +238,83 @@ test('two users in a room: messages, mention, occupants, moderation, kick', { ti
     throw err;
   } finally {
     await closeAll(inspector, b, a);
+  }
+});
+
+test('private messages through the room; a moderator removes a message', { timeout: 180_000 }, async () => {
+  const { alice, bob } = stack.users;
+  const { name, jid: room } = newRoom(stack, 'pm');
+  let a;
+  let b;
+  try {
+    a = await openWithChat(alice);
+    await createRoom(a.page, name, { title: 'Side room' });
+    const aRoom = a.page.locator('sparkweb-room');
+    await aRoom.locator('textarea:enabled').waitFor({ timeout: 20_000 });
+    b = await openWithChat(bob);
+    const bRoom = b.page.locator('sparkweb-room');
+    await request(b.page, 'muc.join', { room, nick: 'bobby' });
+    await b.page.evaluate((jid) => document.querySelector('sparkweb-room').setAttribute('room', jid), room);
+    await bRoom.locator('textarea:enabled').waitFor({ timeout: 20_000 });
+    await occupant(a.page, 'bobby').waitFor({ timeout: 10_000 });
+
+    // Alice picks "Send private message" on bobby: the page opens a chat with his occupant JID.
+    await occupant(a.page, 'bobby').click();
+    await aRoom.getByRole('menuitem', { name: 'Send private message' }).click();
+    assert.deepEqual((await a.page.evaluate(() => window.selected)).at(-1), { jid: `${room}/bobby`, kind: 'chat' });
+    const aChat = a.page.locator('sparkweb-chat');
+    await aChat.locator('textarea:enabled').waitFor({ timeout: 10_000 });
+    assert.equal(await aChat.locator('[part="title"]').textContent(), 'bobby (Side room)');
+    const secret = `just between us ${nonce()}`;
+    await aChat.locator('textarea').fill(secret);
+    await aChat.locator('textarea').press('Enter');
+
+    // Bob gets it in a conversation of its own (room/alice), not in the room's log; he answers.
+    const bChat = b.page.locator('sparkweb-chat');
+    await b.page.evaluate((jid) => document.querySelector('sparkweb-chat').setAttribute('with', jid), `${room}/alice`);
+    await bChat.locator('[part~="message-in"]', { hasText: secret }).waitFor({ timeout: 15_000 });
+    assert.equal(await bChat.locator('[part="title"]').textContent(), 'alice (Side room)');
+    assert.equal(await roomMessage(b.page, secret).count(), 0, 'a private message is not in the room');
+    const answer = `private answer ${nonce()}`;
+    await bChat.locator('textarea').fill(answer);
+    await bChat.locator('textarea').press('Enter');
+    await aChat.locator('[part~="message-in"]', { hasText: answer }).waitFor({ timeout: 15_000 });
+    const held = (await clientState(a.page)).conversations[`${room}/bobby`];
+    assert.deepEqual(
+      held.map((m) => [m.type, m.nick, m.outgoing, m.body]),
+      [['chat', 'alice', true, secret], ['chat', 'bobby', false, answer]],
+      'filed under the occupant JID, type chat, with nicks',
+    );
+    assert.equal(await roomMessage(a.page, answer).count(), 0);
+
+    // Bob posts spam in the room; only alice, a moderator, is offered to remove it.
+    const spam = `buy cheap stuff ${nonce()}`;
+    await bRoom.locator('textarea').fill(spam);
+    await bRoom.locator('textarea').press('Enter');
+    await roomMessage(a.page, spam).waitFor({ timeout: 15_000 });
+    await roomMessage(b.page, spam).waitFor({ timeout: 15_000 });
+    assert.equal(await bRoom.getByRole('button', { name: 'Remove message' }).count(), 0, 'a participant may not remove messages');
+    assert.equal(await roomMessage(a.page, spam).getByRole('button', { name: 'Remove message' }).count(), 1);
+    // Cancelling the question removes nothing; answering it removes the message with the reason.
+    a.page.once('dialog', (d) => d.dismiss());
+    await roomMessage(a.page, spam).getByRole('button', { name: 'Remove message' }).click();
+    a.page.once('dialog', (d) => d.accept('no <b>ads</b>'));
+    await roomMessage(a.page, spam).getByRole('button', { name: 'Remove message' }).click();
+    for (const p of [a, b]) {
+      await p.page.locator('sparkweb-room [part~="message-moderated"]', { hasText: 'Removed by a moderator: no <b>ads</b>' }).waitFor({ timeout: 15_000 });
+      assert.equal(await roomMessage(p.page, spam).count(), 0, 'the old body is gone');
+      assert.equal(await p.page.locator('sparkweb-room [part~="body"] b').count(), 0, 'the reason is text');
+    }
+    assert.equal(await aRoom.locator('[part~="message-moderated"]').getByRole('button', { name: 'Remove message' }).count(), 0);
+    const moderated = (await clientState(b.page)).conversations[room].filter((m) => m.moderated);
+    assert.deepEqual(moderated.map((m) => m.moderated.reason), ['no <b>ads</b>']);
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  } catch (err) {
+    await logFailure(stack, { pages: [a, b], show: shownText });
+    throw err;
+  } finally {
+    await closeAll(b, a);
   }
 });
 
@@ -273,31 +370,39 @@ test('room history: scroll-back loads earlier messages from the room archive', {
   }
 });
 
-test('a room of 1,000 occupants and 500 messages: chunked occupant lists, measured', { timeout: 120_000 }, async (t) => {
-  // The scripted engine (fake-engine.mjs) makes a big room cheap; rendering is what is measured.
-  const room = 'big@conference.localhost';
-  const occupants = (prefix, n) =>
-    Array.from({ length: n }, (_, i) => ({
-      room, nick: `${prefix}${String(i).padStart(4, '0')}`, role: i % 10 ? 'participant' : 'moderator',
-      affiliation: i % 50 ? 'none' : 'member', show: 'available', status: '',
-    }));
-  const messages = Array.from({ length: 500 }, (_, i) => ({
-    id: `m${i}`, from: `${room}/user${i % 40}`, to: 'alice@localhost/web', with: room, type: 'groupchat',
-    nick: i === 7 ? '<img src=x onerror="self.pwned=1">' : `user${i % 40}`, body: `message ${i} for alice`,
-    timestamp: new Date(Date.UTC(2026, 0, 1, 10, 0, i)).toISOString(), outgoing: false, mentioned: i % 100 === 0,
-  }));
-  const snapshot = {
-    session: { state: 'online', jid: 'alice@localhost/web' },
-    roster: [], presence: [], requests: [],
-    conversations: { [room]: messages },
-    rooms: [{ jid: room, name: 'Big', nick: 'alice', subject: '', state: 'joined', role: 'moderator', affiliation: 'owner' }],
-    occupants: { [room]: [{ room, nick: 'alice', role: 'moderator', affiliation: 'owner', show: 'available', status: '' }, ...occupants('old', 999)] },
-  };
-  const fake = await startFake(snapshot, { '/big.html': fakePage(['sparkweb-room.js'], '') });
+test('a room of 1,000 occupants and 500 messages: chunked occupant lists, measured', { timeout: 180_000 }, async (t) => {
+  // The room is real: one XEP-0114 component connection (native-client.mjs) speaks for 999 other
+  // occupants, so filling it costs one socket, not a thousand logins.
+  const { alice } = stack.users;
+  const { jid: room } = newRoom(stack, 'big');
+  let a;
+  let bots;
   try {
-    const { page, errors } = await fake.open('/big.html');
+    a = await openSignedIn(stack, alice, { path: '/big-room-test.html', modules: ['/webcomponents/sparkweb-room.js'], body: '' });
+    await request(a.page, 'muc.create', { room, nick: 'alice' });
+    bots = await componentClient(stack.prosody);
+    const join = (name, nick) =>
+      `<presence from='${name}@${bots.domain}/b' to='${xmlEscape(`${room}/${nick}`)}'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>`;
+    // 40 talkers (one with a nick that looks like markup) write 500 messages, then 959 more join.
+    const talker = (i) => (i === 7 ? '<img src=x onerror="self.pwned=1">' : `user${String(i).padStart(2, '0')}`);
+    for (let i = 0; i < 40; i++) bots.send(join(`talker${i}`, talker(i)));
+    for (let i = 0; i < 500; i++) {
+      const body = i % 100 === 0 ? `alice: look at ${i}` : `message ${i}`;
+      bots.send(`<message type='groupchat' from='talker${i % 40}@${bots.domain}/b' to='${room}' id='m${i}'><body>${xmlEscape(body)}</body></message>`);
+    }
+    await bots.sync(room);
+    const fillStart = performance.now();
+    for (let i = 0; i < 959; i++) bots.send(join(`old${i}`, `old${String(i).padStart(4, '0')}`));
+    await bots.sync(room);
+    t.diagnostic(`filling the room with 959 occupants through one component: ${(performance.now() - fillStart).toFixed(0)} ms`);
+    await a.page.waitForFunction(
+      async (jid) => ((await (await import('/webcomponents/sparkweb.js')).connect()).state.occupants[jid] ?? []).length === 1000,
+      room,
+      { timeout: 30_000, polling: 100 },
+    );
+
     // First render: the element added to a page whose façade already holds the room.
-    const firstMs = await page.evaluate(async (jid) => {
+    const firstMs = await a.page.evaluate(async (jid) => {
       const t0 = performance.now();
       const el = document.createElement('sparkweb-room');
       el.setAttribute('room', jid);
@@ -306,43 +411,61 @@ test('a room of 1,000 occupants and 500 messages: chunked occupant lists, measur
       void el.shadowRoot.querySelector('.log').scrollHeight; // layout included
       return performance.now() - t0;
     }, room);
-    const el = page.locator('sparkweb-room');
-    assert.equal(await el.locator('[part~="message"]').count(), 500);
+    const el = a.page.locator('sparkweb-room');
+    const held = (await clientState(a.page)).conversations[room].length;
+    assert.ok(held >= 500, `the engine holds the room's messages (${held})`);
+    assert.equal(await el.locator('[part~="message"]').count(), held, 'every message the engine holds is shown');
     assert.equal(await el.locator('[part~="message-mention"]').count(), 5);
+    await el.locator('[part="nick"]', { hasText: '<img src=x onerror="self.pwned=1">' }).first().waitFor({ timeout: 5_000 });
     assert.equal(await el.locator('img').count(), 0, 'nicks are text');
     assert.equal(await el.locator('#occ-title').textContent(), 'Occupants (1000)');
 
-    // A fresh list in two chunks (full, then more): the element renders once the last one is in.
-    const chunkMs = await page.evaluate(async ([jid, first, second]) => {
+    // Leaving and joining again: a fresh list, sent to the tabs in chunks; rendered once whole.
+    await request(a.page, 'muc.leave', { room });
+    await el.locator('[part="hint"]', { hasText: 'You are not in this room' }).waitFor({ timeout: 10_000 });
+    const chunkMs = await a.page.evaluate(async (jid) => {
+      const { connect } = await import('/webcomponents/sparkweb.js');
+      const client = await connect();
+      const chunks = [];
+      const off = client.on('occupants', (d) => d.room === jid && chunks.push(d.items.length));
       const el = document.querySelector('sparkweb-room');
       const t0 = performance.now();
-      await window.client.request('test.emit', { event: 'occupants', data: { room: jid, items: first, full: true, more: true } });
-      await window.client.request('test.emit', { event: 'occupants', data: { room: jid, items: second, full: false } });
-      while (!el.shadowRoot.querySelector('button.occupant[data-nick="new0999"]')) await new Promise((r) => setTimeout(r, 5));
-      return performance.now() - t0;
-    }, [room, occupants('new', 500), occupants('new', 1000).slice(500)]);
-    assert.equal(await el.locator('button.occupant').count(), 1000, 'the fresh list replaced the old one');
-    assert.equal(await el.locator('button.occupant[data-nick^="old"]').count(), 0);
-    assert.deepEqual(await el.locator('[part="occupant-group-name"]').allTextContents(), ['Moderators', 'Participants']);
-
-    // A burst of 100 presence changes renders once per frame, not 100 times.
-    const burstMs = await page.evaluate(async (jid) => {
-      const el = document.querySelector('sparkweb-room');
-      const t0 = performance.now();
-      for (let i = 0; i < 100; i++) {
-        window.client.request('test.emit', { event: 'occupant', data: { room: jid, nick: `new${String(i).padStart(4, '0')}`, role: 'participant', affiliation: 'none', show: 'away', status: '', left: i % 2 === 0 } });
-      }
-      while (el.shadowRoot.querySelectorAll('button.occupant').length !== 950) await new Promise((r) => setTimeout(r, 5));
+      await client.request('muc.join', { room: jid, nick: 'alice' });
+      while (el.shadowRoot.querySelectorAll('button.occupant').length < 1000) await new Promise((r) => setTimeout(r, 5));
+      off();
+      window.chunks = chunks;
       return performance.now() - t0;
     }, room);
-    await emit(page, 'occupant', { room, nick: 'new0001', role: 'visitor', affiliation: 'none', show: 'dnd', status: '' });
-    await el.locator('[part="occupant-group-name"]', { hasText: 'Visitors' }).waitFor({ timeout: 5_000 });
-    t.diagnostic(`first render, 500 messages + 1,000 occupants: ${firstMs.toFixed(0)} ms`);
-    t.diagnostic(`fresh 1,000-occupant list in 2 chunks, event to rendered: ${chunkMs.toFixed(0)} ms`);
-    t.diagnostic(`100 occupant changes, events to rendered: ${burstMs.toFixed(0)} ms`);
-    assert.equal(await page.evaluate(() => self.pwned), undefined);
-    assert.deepEqual(errors, []);
+    const chunks = await a.page.evaluate(() => window.chunks);
+    assert.ok(chunks.length >= 2, `the list came in chunks (${chunks.join(', ')})`);
+    assert.deepEqual(await el.locator('[part="occupant-group-name"]').allTextContents(), ['Moderators', 'Participants']);
+
+    // A burst of 100 presence changes (50 leave, 50 go away) renders once per frame.
+    const burstStart = Date.now();
+    for (let i = 0; i < 100; i++) {
+      const nick = `old${String(i).padStart(4, '0')}`;
+      bots.send(
+        i % 2 === 0
+          ? `<presence type='unavailable' from='old${i}@${bots.domain}/b' to='${room}/${nick}'/>`
+          : `<presence from='old${i}@${bots.domain}/b' to='${room}/${nick}'><show>away</show></presence>`,
+      );
+    }
+    await a.page.waitForFunction(() => document.querySelector('sparkweb-room').shadowRoot.querySelectorAll('button.occupant').length === 950, null, {
+      timeout: 30_000,
+      polling: 'raf',
+    });
+    const burstMs = Date.now() - burstStart;
+    assert.equal(await el.locator('button.occupant[data-nick="old0001"] [part="presence"]').getAttribute('data-show'), 'away');
+    // Alice (owner) makes one a visitor: the group shows up.
+    await request(a.page, 'muc.role', { room, nick: 'old0003', role: 'visitor' });
+    await el.locator('[part="occupant-group-name"]', { hasText: 'Visitors' }).waitFor({ timeout: 10_000 });
+    t.diagnostic(`first render, ${held} messages + 1,000 occupants: ${firstMs.toFixed(0)} ms`);
+    t.diagnostic(`muc.join of a 1,000-occupant room to rendered list (${chunks.length} chunks: ${chunks.join(', ')}): ${chunkMs.toFixed(0)} ms`);
+    t.diagnostic(`100 occupant changes, sent by the component to rendered: ${burstMs} ms`);
+    assert.equal(await a.page.evaluate(() => self.pwned), undefined);
+    assert.deepEqual(a.errors, []);
   } finally {
-    await fake.close();
+    bots?.close();
+    await closeAll(a);
   }
 });
