@@ -156,7 +156,7 @@ form button, .context button, .upload button, .older button {
   background: var(--_accent); color: var(--_accent-fg); cursor: pointer;
 }
 .context button, .upload button, .older button, form button.attach { background: var(--_bg); color: var(--_fg); border-color: var(--_border); padding: .3rem .7rem; }
-form button.attach { padding: .45rem .7rem; }
+form button.attach { padding: .45rem .7rem; display: inline-flex; align-items: center; }
 :disabled { opacity: .6; cursor: not-allowed; }
 .hint, .error { margin: 0; padding: 0 .8rem .6rem; font-size: .85rem; }
 .hint { color: var(--_muted); }
@@ -177,7 +177,7 @@ form button.attach { padding: .45rem .7rem; }
 <div class="upload" part="progress" hidden><span></span><progress max="1" value="0"></progress><button type="button"></button></div>
 <form part="composer">
   <label part="label" class="visually-hidden" for="input"></label>
-  <button type="button" class="attach" part="attach" hidden><span aria-hidden="true">📎</span><span class="visually-hidden"></span></button>
+  <button type="button" class="attach" part="attach" hidden><svg aria-hidden="true" width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7l9-9a3.5 3.5 0 0 1 5 5l-9 9a2 2 0 0 1-3-3l8-8"/></svg><span class="visually-hidden"></span></button>
   <input type="file" hidden>
   <textarea part="input" id="input" rows="2" aria-describedby="hint"></textarea>
   <button part="button" class="send" type="submit"></button>
