@@ -184,9 +184,9 @@ func (e *Engine) runAvatarChecks() {
 // where it has published some (none listed means no avatar), else from its vCard's photo
 // (XEP-0153). "" means none.
 func (e *Engine) fetchAvatarHash(ctx context.Context, bare string) (string, error) {
-	j, err := jid.Parse(bare)
+	j, err := jidArg(bare)
 	if err != nil {
-		return "", protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", bare)
+		return "", err
 	}
 	meta, err := e.fetchAvatarMetadata(ctx, j)
 	switch {
@@ -245,9 +245,9 @@ func (e *Engine) badAvatar(bare, format string, args ...any) error {
 // fetchAvatar fetches the avatar hash of bare: from PEP, else from its vCard. The bytes must
 // hash to hash and be an accepted image of at most avatar.MaxBytes.
 func (e *Engine) fetchAvatar(ctx context.Context, bare, hash string) ([]byte, string, error) {
-	j, err := jid.Parse(bare)
+	j, err := jidArg(bare)
 	if err != nil {
-		return nil, "", protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", bare)
+		return nil, "", err
 	}
 	var b64 string
 	meta, err := e.fetchAvatarMetadata(ctx, j)
@@ -313,9 +313,9 @@ func (e *Engine) opAvatarGet(ctx context.Context, raw json.RawMessage) (any, err
 	}
 	var bare string
 	if args.JID != "" {
-		j, err := jid.Parse(args.JID)
+		j, err := jidArg(args.JID)
 		if err != nil {
-			return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.JID)
+			return nil, err
 		}
 		bare = j.Bare().String()
 	} else if hash == "" {

@@ -133,9 +133,9 @@ func (e *Engine) block(ctx context.Context, raw json.RawMessage, add bool) (any,
 	}
 	jids := make([]string, 0, len(args.JIDs))
 	for _, s := range args.JIDs {
-		j, err := jid.Parse(s)
-		if err != nil || s == "" {
-			return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", s)
+		j, err := jidArg(s)
+		if err != nil {
+			return nil, err
 		}
 		jids = append(jids, j.String())
 	}

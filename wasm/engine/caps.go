@@ -167,9 +167,9 @@ func (e *Engine) opDiscoFeatures(ctx context.Context, raw json.RawMessage) (any,
 	if err := protocol.DecodeArgs(raw, &args); err != nil {
 		return nil, err
 	}
-	j, err := jid.Parse(args.JID)
-	if err != nil || args.JID == "" {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.JID)
+	j, err := jidArg(args.JID)
+	if err != nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	p, online := e.st.presence[j.String()]

@@ -79,11 +79,7 @@ func (e *Engine) commandService(s string) (jid.JID, error) {
 	if s == "" {
 		return sess.LocalAddr().Domain(), nil
 	}
-	j, err := jid.Parse(s)
-	if err != nil {
-		return jid.JID{}, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", s)
-	}
-	return j, nil
+	return jidArg(s)
 }
 
 func (e *Engine) opCommandsList(ctx context.Context, raw json.RawMessage) (any, error) {

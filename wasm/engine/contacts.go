@@ -66,12 +66,19 @@ func (a rosterArgs) apply(it protocol.RosterItem) protocol.RosterItem {
 }
 
 // contactJID parses a contact's address: a bare JID, never our own server's resources.
-func contactJID(s string) (jid.JID, error) {
+// jidArg parses a JID a tab sent; an empty or invalid one is a bad-request error.
+func jidArg(s string) (jid.JID, error) {
 	j, err := jid.Parse(s)
 	if err != nil || s == "" {
 		return jid.JID{}, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", s)
 	}
-	return j.Bare(), nil
+	return j, nil
+}
+
+// contactJID parses a contact's JID a tab sent, as the bare JID.
+func contactJID(s string) (jid.JID, error) {
+	j, err := jidArg(s)
+	return j.Bare(), err
 }
 
 func (e *Engine) opRosterAdd(ctx context.Context, raw json.RawMessage) (any, error) {

@@ -55,9 +55,9 @@ func (a discoArgs) parse() (jid.JID, error) {
 	if a.JID == "" {
 		return jid.JID{}, protocol.Errorf(protocol.CodeBadRequest, "jid required")
 	}
-	j, err := jid.Parse(a.JID)
+	j, err := jidArg(a.JID)
 	if err != nil {
-		return jid.JID{}, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", a.JID)
+		return jid.JID{}, err
 	}
 	if len(a.Node) > 1024 {
 		return jid.JID{}, protocol.Errorf(protocol.CodeBadRequest, "node too long")

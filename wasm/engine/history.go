@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"mellium.im/xmpp"
-	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
 	"github.com/sparkweb/sparkweb/wasm/mam"
@@ -36,9 +35,9 @@ func (e *Engine) opHistory(ctx context.Context, raw json.RawMessage) (any, error
 	if err := protocol.DecodeArgs(raw, &args); err != nil {
 		return nil, err
 	}
-	with, err := jid.Parse(args.With)
+	with, err := jidArg(args.With)
 	if err != nil {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.With)
+		return nil, err
 	}
 	switch {
 	case args.Limit == 0:

@@ -608,9 +608,9 @@ type refArgs struct {
 }
 
 func (a refArgs) parse() (jid.JID, error) {
-	to, err := jid.Parse(a.To)
-	if err != nil || a.To == "" {
-		return jid.JID{}, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", a.To)
+	to, err := jidArg(a.To)
+	if err != nil {
+		return jid.JID{}, err
 	}
 	if a.ID == "" {
 		return jid.JID{}, protocol.Errorf(protocol.CodeBadRequest, "message id required")
@@ -753,9 +753,9 @@ func (e *Engine) opChatState(ctx context.Context, raw json.RawMessage) (any, err
 	if err := protocol.DecodeArgs(raw, &args); err != nil {
 		return nil, err
 	}
-	to, err := jid.Parse(args.To)
-	if err != nil || args.To == "" {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.To)
+	to, err := jidArg(args.To)
+	if err != nil {
+		return nil, err
 	}
 	if !slices.Contains(chatStates, args.State) {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "state must be one of %v, not %q", chatStates, args.State)

@@ -894,9 +894,9 @@ func (e *Engine) opMUCInvite(ctx context.Context, raw json.RawMessage) (any, err
 	if err != nil {
 		return nil, err
 	}
-	who, err := jid.Parse(args.JID)
-	if err != nil || args.JID == "" {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.JID)
+	who, err := jidArg(args.JID)
+	if err != nil {
+		return nil, err
 	}
 	if err := textArg("reason", args.Reason, muc.MaxReason); err != nil {
 		return nil, err
@@ -995,9 +995,9 @@ func (e *Engine) opMUCAffiliation(ctx context.Context, raw json.RawMessage) (any
 	if err != nil {
 		return nil, err
 	}
-	who, err := jid.Parse(args.JID)
-	if err != nil || args.JID == "" {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.JID)
+	who, err := jidArg(args.JID)
+	if err != nil {
+		return nil, err
 	}
 	if !muc.ValidAffiliation(args.Affiliation) {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "affiliation must be one of %v, not %q", muc.Affiliations, args.Affiliation)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"mellium.im/xmpp"
-	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/ping"
 
 	"github.com/sparkweb/sparkweb/wasm/protocol"
@@ -63,9 +62,9 @@ func (e *Engine) opChatSend(ctx context.Context, raw json.RawMessage) (any, erro
 	if args.OOB != "" && !webURL(args.OOB) {
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "oob must be an http(s) URL of at most %d bytes", maxURL)
 	}
-	to, err := jid.Parse(args.To)
+	to, err := jidArg(args.To)
 	if err != nil {
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.To)
+		return nil, err
 	}
 	if err := validBody(args.Body); err != nil {
 		return nil, err

@@ -181,9 +181,9 @@ func (e *Engine) opProfileGet(ctx context.Context, raw json.RawMessage) (any, er
 	}
 	target := e.ownBare()
 	if args.JID != "" {
-		j, err := jid.Parse(args.JID)
+		j, err := jidArg(args.JID)
 		if err != nil {
-			return nil, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", args.JID)
+			return nil, err
 		}
 		target = j.Bare()
 	}

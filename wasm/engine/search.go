@@ -88,9 +88,9 @@ func (e *Engine) svcIsDirectory(ctx context.Context, to jid.JID) bool {
 // searchService is the given service, or the first user directory among our server's items.
 func (e *Engine) searchService(ctx context.Context, s string) (jid.JID, error) {
 	if s != "" {
-		j, err := jid.Parse(s)
+		j, err := jidArg(s)
 		if err != nil {
-			return jid.JID{}, protocol.Errorf(protocol.CodeBadRequest, "invalid JID %q", s)
+			return jid.JID{}, err
 		}
 		return j, nil
 	}
